@@ -1,0 +1,14 @@
+from .auth import Principal as Principal
+from .extension import AppState as AppState
+from .extension import Shutdown as Shutdown
+from .hooks import Hook as Hook
+from .hooks import HookResult as HookResult
+from .sequence import ExitCode as ExitCode
+from .sequence import Phase as Phase
+from .sequence import ShutdownRecord as ShutdownRecord
+from .serve import serve as serve
+from .servers.base import ServerAdapter as ServerAdapter
+from .servers.thread import ServerThread as ServerThread
+from .signals import hooks_done as hooks_done
+from .signals import shutdown_requested as shutdown_requested
+from .signals import shutdown_stopped as shutdown_stopped

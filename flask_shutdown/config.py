@@ -1,0 +1,240 @@
+"""The ``SHUTDOWN_*`` configuration keys, their defaults, and how they are
+read once per app by :meth:`flask_shutdown.Shutdown.init_app`.
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import dataclasses
+import ipaddress
+import typing as t
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+#: Every key this extension reads, with its default. ``init_app`` applies
+#: these with ``app.config.setdefault``, so ``app.config`` always shows the
+#: values in force. ``docs/config.rst`` documents each one.
+DEFAULTS: dict[str, t.Any] = {
+    "SHUTDOWN_TOKENS": [],
+    "SHUTDOWN_USERS": {},
+    "SHUTDOWN_SIGNED_TOKENS": False,
+    "SHUTDOWN_TOKEN_MAX_AGE": 300,
+    "SHUTDOWN_MIN_TOKEN_LENGTH": 12,
+    "SHUTDOWN_ROLES": {},
+    "SHUTDOWN_PATH": "/shutdown",
+    "SHUTDOWN_READY_PATH": "/shutdown/ready",
+    "SHUTDOWN_DRAIN_TIMEOUT": 30.0,
+    "SHUTDOWN_DRAIN_DELAY": 0.0,
+    "SHUTDOWN_HOOK_TIMEOUT": 10.0,
+    "SHUTDOWN_STRATEGY": "auto",
+    "SHUTDOWN_ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
+    "SHUTDOWN_LOCKOUT_ATTEMPTS": 5,
+    "SHUTDOWN_LOCKOUT_WINDOW": 60.0,
+    "SHUTDOWN_MAX_BODY": 4096,
+}
+
+#: The two things a principal may be allowed to do. A principal with no
+#: entry in ``SHUTDOWN_ROLES`` may do both.
+ROLE_SHUTDOWN = "shutdown"
+ROLE_STATUS = "status"
+ALL_ROLES = frozenset({ROLE_SHUTDOWN, ROLE_STATUS})
+
+
+@dataclasses.dataclass(frozen=True)
+class ShutdownConfig:
+    """The resolved configuration of one app. Built once by
+    :meth:`from_app`; later changes to ``app.config`` are not seen.
+    """
+
+    #: Static bearer secrets, by name. A list in the config is named by
+    #: position (``"0"``, ``"1"``, ...).
+    tokens: dict[str, str]
+    #: Basic auth users and their Werkzeug password hashes.
+    users: dict[str, str]
+    signed_tokens: bool
+    token_max_age: int
+    min_token_length: int
+    #: Principal name -> allowed roles.
+    roles: dict[str, frozenset[str]]
+    path: str
+    ready_path: str | None
+    drain_timeout: float
+    drain_delay: float
+    hook_timeout: float
+    strategy: str | cabc.Callable[..., t.Any]
+    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    lockout_attempts: int
+    lockout_window: float
+    max_body: int
+
+    @property
+    def status_path(self) -> str:
+        """Where the authenticated status report is served."""
+        return self.path.rstrip("/") + "/status"
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether any kind of credential is configured. Without one the
+        endpoint is not exposed at all.
+        """
+        return bool(self.tokens or self.users or self.signed_tokens)
+
+    @classmethod
+    def from_app(cls, app: Flask, **overrides: t.Any) -> ShutdownConfig:
+        """Apply the defaults to ``app.config`` and read every key once.
+
+        :param app: The app to read.
+        :param overrides: Constructor arguments of the extension; a key set
+            in ``app.config`` wins over them.
+        :raises RuntimeError: A key has a value of the wrong kind.
+        """
+        config = app.config
+
+        for key, default in DEFAULTS.items():
+            name = key[len("SHUTDOWN_") :].lower()
+
+            if name in overrides and overrides[name] is not None:
+                default = overrides[name]
+
+            # Copy mutable defaults so that one app's config never shares a
+            # list or dict with another's.
+            config.setdefault(key, _copy(default))
+
+        return cls(
+            tokens=_read_tokens(config["SHUTDOWN_TOKENS"]),
+            users=_read_mapping("SHUTDOWN_USERS", config["SHUTDOWN_USERS"]),
+            signed_tokens=bool(config["SHUTDOWN_SIGNED_TOKENS"]),
+            token_max_age=_read_number(
+                "SHUTDOWN_TOKEN_MAX_AGE", config["SHUTDOWN_TOKEN_MAX_AGE"], int
+            ),
+            min_token_length=_read_number(
+                "SHUTDOWN_MIN_TOKEN_LENGTH", config["SHUTDOWN_MIN_TOKEN_LENGTH"], int
+            ),
+            roles=_read_roles(config["SHUTDOWN_ROLES"]),
+            path=_read_path("SHUTDOWN_PATH", config["SHUTDOWN_PATH"]),
+            ready_path=(
+                None
+                if config["SHUTDOWN_READY_PATH"] is None
+                else _read_path("SHUTDOWN_READY_PATH", config["SHUTDOWN_READY_PATH"])
+            ),
+            drain_timeout=_read_number(
+                "SHUTDOWN_DRAIN_TIMEOUT", config["SHUTDOWN_DRAIN_TIMEOUT"], float
+            ),
+            drain_delay=_read_number(
+                "SHUTDOWN_DRAIN_DELAY", config["SHUTDOWN_DRAIN_DELAY"], float
+            ),
+            hook_timeout=_read_number(
+                "SHUTDOWN_HOOK_TIMEOUT", config["SHUTDOWN_HOOK_TIMEOUT"], float
+            ),
+            strategy=config["SHUTDOWN_STRATEGY"],
+            allowed_networks=_read_networks(config["SHUTDOWN_ALLOWED_NETWORKS"]),
+            lockout_attempts=_read_number(
+                "SHUTDOWN_LOCKOUT_ATTEMPTS", config["SHUTDOWN_LOCKOUT_ATTEMPTS"], int
+            ),
+            lockout_window=_read_number(
+                "SHUTDOWN_LOCKOUT_WINDOW", config["SHUTDOWN_LOCKOUT_WINDOW"], float
+            ),
+            max_body=_read_number(
+                "SHUTDOWN_MAX_BODY", config["SHUTDOWN_MAX_BODY"], int
+            ),
+        )
+
+
+def _copy(value: t.Any) -> t.Any:
+    if isinstance(value, list):
+        return list(value)
+
+    if isinstance(value, dict):
+        return dict(value)
+
+    return value
+
+
+def _read_tokens(value: t.Any) -> dict[str, str]:
+    if isinstance(value, str):
+        raise RuntimeError(
+            "'SHUTDOWN_TOKENS' must be a list of secrets or a dict of"
+            " name -> secret, not a single string."
+        )
+
+    if isinstance(value, cabc.Mapping):
+        items = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, cabc.Iterable):
+        items = [(str(i), v) for i, v in enumerate(value)]
+    else:
+        raise RuntimeError(
+            "'SHUTDOWN_TOKENS' must be a list of secrets or a dict of name -> secret."
+        )
+
+    for name, secret in items:
+        if not isinstance(secret, str) or not secret:
+            raise RuntimeError(
+                f"The shutdown token named {name!r} in 'SHUTDOWN_TOKENS' must be"
+                " a non-empty string."
+            )
+
+    return dict(items)
+
+
+def _read_mapping(key: str, value: t.Any) -> dict[str, str]:
+    if not isinstance(value, cabc.Mapping):
+        raise RuntimeError(f"{key!r} must be a dict.")
+
+    return {str(k): v for k, v in value.items()}
+
+
+def _read_roles(value: t.Any) -> dict[str, frozenset[str]]:
+    if not isinstance(value, cabc.Mapping):
+        raise RuntimeError("'SHUTDOWN_ROLES' must be a dict of principal -> roles.")
+
+    rv = {}
+
+    for principal, roles in value.items():
+        roles = {roles} if isinstance(roles, str) else set(roles)
+        unknown = roles - ALL_ROLES
+
+        if unknown:
+            raise RuntimeError(
+                f"'SHUTDOWN_ROLES' gives {principal!r} the unknown role(s)"
+                f" {sorted(unknown)}. The known roles are {sorted(ALL_ROLES)}."
+            )
+
+        rv[str(principal)] = frozenset(roles)
+
+    return rv
+
+
+_N = t.TypeVar("_N", int, float)
+
+
+def _read_number(key: str, value: t.Any, kind: type[_N]) -> _N:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise RuntimeError(f"{key!r} must be a number of zero or more, not {value!r}.")
+
+    return kind(value)
+
+
+def _read_path(key: str, value: t.Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or value == "/":
+        raise RuntimeError(
+            f"{key!r} must be a URL path that starts with '/', such as"
+            f" '/shutdown', not {value!r}."
+        )
+
+    return value.rstrip("/")
+
+
+def _read_networks(
+    value: t.Any,
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    if isinstance(value, str):
+        value = [value]
+
+    try:
+        return tuple(ipaddress.ip_network(v, strict=False) for v in value)
+    except (TypeError, ValueError) as e:
+        raise RuntimeError(
+            f"'SHUTDOWN_ALLOWED_NETWORKS' must be a list of networks in CIDR"
+            f" notation, such as ['127.0.0.0/8', '::1/128']: {e}"
+        ) from None

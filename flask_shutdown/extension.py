@@ -1,0 +1,347 @@
+"""The :class:`Shutdown` extension and the per-app state it keeps in
+``app.extensions["shutdown"]``.
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import logging
+import typing as t
+
+from flask import current_app
+from flask import has_request_context
+from flask import request
+
+from . import servers
+from .auth import Authenticator
+from .auth import check_tokens
+from .auth import check_users
+from .config import ALL_ROLES
+from .config import ShutdownConfig
+from .hooks import Hook
+from .hooks import HookFunc
+from .inflight import InFlight
+from .inflight import ON_FINISH_KEY
+from .inflight import TrackingMiddleware
+from .security import Guard
+from .sequence import Coordinator
+from .sequence import ShutdownRecord
+from .servers.thread import ServerThread
+from .servers.thread import ThreadAdapter
+from .tokens import TokenSigner
+from .views import create_blueprint
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+    from flask import Flask
+
+    from .servers.base import ServerAdapter
+
+logger = logging.getLogger("flask_shutdown")
+
+_F = t.TypeVar("_F", bound=HookFunc)
+
+
+class AppState:
+    """What :class:`Shutdown` keeps for one app, in
+    ``app.extensions["shutdown"]``.
+    """
+
+    def __init__(self, extension: Shutdown, app: Flask, config: ShutdownConfig) -> None:
+        #: The extension object registered on the app.
+        self.extension = extension
+        #: The resolved config.
+        self.config = config
+        #: Requests in flight.
+        self.in_flight = InFlight()
+        #: The shutdown sequence.
+        self.coordinator = Coordinator(
+            app,
+            lambda: tuple(extension._hooks),
+            self.in_flight,
+            drain_delay=config.drain_delay,
+            drain_timeout=config.drain_timeout,
+            hook_timeout=config.hook_timeout,
+        )
+        #: Signs and verifies tokens, or ``None`` when signed tokens are off.
+        self.signer: TokenSigner | None = None
+
+        if config.signed_tokens:
+            keys = [*(app.config.get("SECRET_KEY_FALLBACKS") or [])]
+            keys.append(app.config.get("SECRET_KEY"))
+            self.signer = TokenSigner(keys)
+
+        self.auth = Authenticator(config, self.signer)
+        self.guard = Guard(config)
+        #: The :class:`ServerThread` serving the app, if any; triggers that
+        #: come from code or signals stop it.
+        self.server_thread: ServerThread | None = None
+
+    def adapter_for(self, environ: WSGIEnvironment | None) -> ServerAdapter:
+        """Choose the adapter that stops the server for this trigger.
+
+        :raises RuntimeError: The configured strategy does not apply.
+        """
+        thread = self.server_thread
+
+        if (
+            environ is None
+            and self.config.strategy == "auto"
+            and thread is not None
+            and not thread.stopped
+        ):
+            return ThreadAdapter(thread)
+
+        return servers.resolve(self.config.strategy, environ)
+
+    def status(self) -> dict[str, t.Any]:
+        """The status report served by ``GET /shutdown/status``."""
+        coordinator = self.coordinator
+        record = coordinator.record
+        rv: dict[str, t.Any] = {
+            "phase": coordinator.phase.value,
+            "ready": coordinator.accepting,
+            "in_flight": len(self.in_flight),
+        }
+
+        if record is None:
+            rv.update(
+                shutdown_id=None,
+                reason=None,
+                requested_by=None,
+                hooks=[],
+                exit_code=None,
+            )
+        else:
+            rv.update(record.to_dict())
+
+        return rv
+
+
+class Shutdown:
+    """Adds an authenticated ``POST /shutdown`` endpoint that gracefully
+    stops the server running the app: it drains in-flight requests, runs
+    the teardown hooks, then stops the server.
+
+    .. code-block:: python
+
+        app.config["SHUTDOWN_TOKENS"] = ["a-long-random-secret"]
+        shutdown = Shutdown(app)
+
+        @shutdown.teardown
+        def close_db():
+            db.close()
+
+    Arguments given here are defaults; the matching ``SHUTDOWN_*`` key in
+    ``app.config`` wins over them. Credentials are only read from config.
+
+    :param app: Call :meth:`init_app` with this app.
+    :param path: Default for ``SHUTDOWN_PATH``.
+    :param ready_path: Default for ``SHUTDOWN_READY_PATH``.
+    :param drain_timeout: Default for ``SHUTDOWN_DRAIN_TIMEOUT``.
+    :param drain_delay: Default for ``SHUTDOWN_DRAIN_DELAY``.
+    :param hook_timeout: Default for ``SHUTDOWN_HOOK_TIMEOUT``.
+    :param strategy: Default for ``SHUTDOWN_STRATEGY``: an adapter name or
+        a callable that receives the
+        :class:`~flask_shutdown.ShutdownRecord` and stops the server.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        path: str | None = None,
+        ready_path: str | None = None,
+        drain_timeout: float | None = None,
+        drain_delay: float | None = None,
+        hook_timeout: float | None = None,
+        strategy: str | cabc.Callable[..., t.Any] | None = None,
+    ) -> None:
+        self._options: dict[str, t.Any] = {
+            "path": path,
+            "ready_path": ready_path,
+            "drain_timeout": drain_timeout,
+            "drain_delay": drain_delay,
+            "hook_timeout": hook_timeout,
+            "strategy": strategy,
+        }
+        self._hooks: list[Hook] = []
+
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Register the extension on ``app``: read its ``SHUTDOWN_*`` config
+        (once; later changes are not seen), wrap ``app.wsgi_app`` to count
+        requests in flight, and register the endpoints.
+
+        With no credential configured (``SHUTDOWN_TOKENS``,
+        ``SHUTDOWN_USERS`` or ``SHUTDOWN_SIGNED_TOKENS``) the shutdown
+        endpoint is not exposed and a warning is logged.
+
+        :param app: The app to register on.
+        :raises RuntimeError: The extension is already registered on the
+            app, or the config is unsafe or malformed.
+        """
+        if "shutdown" in app.extensions:
+            raise RuntimeError(
+                "A 'Shutdown' instance has already been registered on this Flask"
+                " app. Import and use that instance instead."
+            )
+
+        config = ShutdownConfig.from_app(app, **self._options)
+        check_tokens(config.tokens, config.min_token_length)
+        check_users(config.users)
+        servers.check_strategy(config.strategy)
+        state = AppState(self, app, config)
+
+        exempt = {config.path, config.status_path}
+
+        if config.ready_path is not None:
+            exempt.add(config.ready_path)
+
+        app.wsgi_app = TrackingMiddleware(  # type: ignore[method-assign]
+            app.wsgi_app, state.in_flight, lambda: state.coordinator.refusing, exempt
+        )
+        app.register_blueprint(create_blueprint(state))
+        app.extensions["shutdown"] = state
+
+        if not config.has_credentials:
+            logger.warning(
+                "The shutdown endpoint of app %r is not exposed: no credential is"
+                " configured. Set SHUTDOWN_TOKENS, SHUTDOWN_USERS or"
+                " SHUTDOWN_SIGNED_TOKENS to enable it.",
+                app.name,
+            )
+
+    @t.overload
+    def teardown(self, func: _F) -> _F: ...
+
+    @t.overload
+    def teardown(self, *, timeout: float | None = None) -> cabc.Callable[[_F], _F]: ...
+
+    def teardown(
+        self, func: _F | None = None, *, timeout: float | None = None
+    ) -> _F | cabc.Callable[[_F], _F]:
+        """Register a function to run before the server stops, after the
+        drain, inside an app context. Hooks run once per shutdown, in the
+        order they were registered; one that raises or runs past its
+        timeout is reported and the others still run. Usable bare
+        (``@shutdown.teardown``) or with arguments
+        (``@shutdown.teardown(timeout=5)``).
+
+        :param func: The hook.
+        :param timeout: Seconds it may run; defaults to
+            ``SHUTDOWN_HOOK_TIMEOUT``.
+        """
+
+        def decorator(f: _F) -> _F:
+            self._hooks.append(Hook(f, timeout))
+            return f
+
+        if func is not None:
+            return decorator(func)
+
+        return decorator
+
+    @property
+    def hooks(self) -> tuple[Hook, ...]:
+        """The registered teardown hooks, in the order they run."""
+        return tuple(self._hooks)
+
+    def create_token(
+        self, expires_in: int | None = None, *, scope: cabc.Iterable[str] | None = None
+    ) -> str:
+        """Create a signed token for the current app. Call it in an app
+        context. Each token stops the server at most once per process.
+
+        :param expires_in: Seconds it is valid; defaults to
+            ``SHUTDOWN_TOKEN_MAX_AGE``.
+        :param scope: What it may do: ``"shutdown"``, ``"status"`` or both
+            (the default).
+        :raises RuntimeError: Signed tokens are off for the app.
+        """
+        state = self._state(current_app._get_current_object())  # type: ignore[attr-defined]
+
+        if state.signer is None:
+            raise RuntimeError(
+                "Signed shutdown tokens are off for this app. Set"
+                " SHUTDOWN_SIGNED_TOKENS = True (and a strong SECRET_KEY)"
+                " before calling 'init_app'."
+            )
+
+        if expires_in is None:
+            expires_in = state.config.token_max_age
+
+        roles = ALL_ROLES if scope is None else frozenset(scope)
+
+        if not roles <= ALL_ROLES:
+            raise ValueError(f"'scope' may only hold {sorted(ALL_ROLES)}.")
+
+        return state.signer.create(expires_in, roles)
+
+    def trigger(
+        self, reason: str = "", *, app: Flask | None = None, requested_by: str = "code"
+    ) -> ShutdownRecord:
+        """Start the shutdown sequence from code. Inside a request, it
+        starts once that request's response has been sent. Idempotent: a
+        shutdown already under way is returned as it is.
+
+        :param reason: Recorded and logged.
+        :param app: The app to stop; defaults to the current app.
+        :param requested_by: Recorded as who asked.
+        """
+        if app is None:
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        state = self._state(app)
+        environ = request.environ if has_request_context() else None
+        adapter = state.adapter_for(environ)
+        record, created = state.coordinator.request(
+            reason=reason, requested_by=requested_by, source="code"
+        )
+
+        if created:
+            callbacks = None if environ is None else environ.get(ON_FINISH_KEY)
+
+            if callbacks is not None:
+                callbacks.append(lambda: state.coordinator.start(adapter))
+            else:
+                state.coordinator.start(adapter)
+
+        return record
+
+    def status(self, app: Flask | None = None) -> dict[str, t.Any]:
+        """The status report of ``app`` (default: the current app)."""
+        if app is None:
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        return self._state(app).status()
+
+    def _state(self, app: Flask) -> AppState:
+        state = app.extensions.get("shutdown")
+
+        if state is None or state.extension is not self:
+            raise RuntimeError(
+                "The current Flask app is not registered with this 'Shutdown'"
+                " instance. Did you forget to call 'init_app', or did you create"
+                " multiple 'Shutdown' instances?"
+            )
+
+        return state  # type: ignore[no-any-return]
+
+
+def get_state(app: Flask) -> AppState:
+    """Return the :class:`AppState` of ``app``.
+
+    :raises RuntimeError: The extension is not registered on ``app``.
+    """
+    state = app.extensions.get("shutdown")
+
+    if state is None:
+        raise RuntimeError(
+            "Flask-Shutdown is not registered on this app. Did you forget to"
+            " call 'Shutdown.init_app(app)'?"
+        )
+
+    return state  # type: ignore[no-any-return]

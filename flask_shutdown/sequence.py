@@ -1,0 +1,380 @@
+"""The shutdown sequence: the one place where a shutdown happens, whatever
+triggered it (the endpoint, :meth:`ServerThread.shutdown`, a signal, or
+:meth:`Shutdown.trigger`).
+
+Phases, in order::
+
+    running -> draining -> hooks -> stopping -> stopped
+
+``draining``
+    The readiness endpoint answers 503 from the moment the shutdown is
+    accepted. The app keeps serving for ``SHUTDOWN_DRAIN_DELAY`` seconds so
+    a load balancer can take the instance out of rotation; then new
+    requests get 503 and the sequence waits (up to
+    ``SHUTDOWN_DRAIN_TIMEOUT``) until no request is in flight.
+``hooks``
+    The teardown hooks run, in registration order, each with a timeout.
+``stopping``
+    The server adapter stops the server that runs the app.
+``stopped``
+    The adapter has stopped the server (or, for a process-level server,
+    told it to stop).
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import dataclasses
+import datetime
+import enum
+import logging
+import threading
+import time
+import typing as t
+import uuid
+
+from .hooks import Hook
+from .hooks import HookResult
+from .hooks import run_hooks
+from .signals import hooks_done
+from .signals import shutdown_requested
+from .signals import shutdown_stopped
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+    from .inflight import InFlight
+    from .servers.base import ServerAdapter
+
+logger = logging.getLogger("flask_shutdown")
+
+
+class Phase(str, enum.Enum):
+    """Where a shutdown stands."""
+
+    RUNNING = "running"
+    DRAINING = "draining"
+    HOOKS = "hooks"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class ExitCode(enum.IntEnum):
+    """The process exit codes used by :func:`flask_shutdown.serve`. When
+    several apply, the highest wins.
+    """
+
+    #: Drained, every hook succeeded, the server stopped.
+    OK = 0
+    #: A hook raised or ran past its timeout.
+    HOOK_FAILED = 1
+    #: Requests were still running when ``SHUTDOWN_DRAIN_TIMEOUT`` passed.
+    DRAIN_TIMEOUT = 2
+    #: A second interrupt forced a fast stop.
+    FORCED = 3
+    #: The server adapter failed to stop the server.
+    STOP_FAILED = 4
+
+
+@dataclasses.dataclass
+class ShutdownRecord:
+    """One shutdown: who asked for it, why, and what happened."""
+
+    #: Shared by every request that asked for this shutdown.
+    id: str
+    reason: str
+    #: The principal that asked: ``"user:NAME"``, ``"token:NAME"``,
+    #: ``"signed:ID"``, or ``"code"``/``"signal:SIGTERM"`` for triggers
+    #: outside HTTP. Never a secret.
+    requested_by: str
+    #: ``"http"``, ``"code"``, ``"signal"`` or ``"exit"``.
+    source: str
+    requested_at: float = dataclasses.field(default_factory=time.time)
+    #: The name of the server adapter that stops the server.
+    server: str | None = None
+    drain_timed_out: bool = False
+    #: Requests still in flight when the drain timed out.
+    still_running: list[str] = dataclasses.field(default_factory=list)
+    hooks: list[HookResult] = dataclasses.field(default_factory=list)
+    forced: bool = False
+    error: str | None = None
+    stopped_at: float | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.error is not None:
+            return ExitCode.STOP_FAILED
+
+        if self.forced:
+            return ExitCode.FORCED
+
+        if self.drain_timed_out:
+            return ExitCode.DRAIN_TIMEOUT
+
+        if any(not r.ok for r in self.hooks):
+            return ExitCode.HOOK_FAILED
+
+        return ExitCode.OK
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return {
+            "shutdown_id": self.id,
+            "reason": self.reason,
+            "requested_by": self.requested_by,
+            "source": self.source,
+            "requested_at": _iso(self.requested_at),
+            "server": self.server,
+            "drain_timed_out": self.drain_timed_out,
+            "still_running": list(self.still_running),
+            "hooks": [r.to_dict() for r in self.hooks],
+            "forced": self.forced,
+            "error": self.error,
+            "stopped_at": None if self.stopped_at is None else _iso(self.stopped_at),
+            "exit_code": int(self.exit_code),
+        }
+
+
+def _iso(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat()
+
+
+class Coordinator:
+    """Runs the shutdown sequence of one app in one process.
+
+    :param app: The app whose hooks run and whose server stops.
+    :param hooks: Returns the hooks to run, in order.
+    :param in_flight: The app's in-flight requests.
+    :param drain_delay: ``SHUTDOWN_DRAIN_DELAY``.
+    :param drain_timeout: ``SHUTDOWN_DRAIN_TIMEOUT``.
+    :param hook_timeout: ``SHUTDOWN_HOOK_TIMEOUT``.
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        hooks: cabc.Callable[[], cabc.Sequence[Hook]],
+        in_flight: InFlight,
+        *,
+        drain_delay: float,
+        drain_timeout: float,
+        hook_timeout: float,
+    ) -> None:
+        self.app = app
+        self.hooks = hooks
+        self.in_flight = in_flight
+        self.drain_delay = drain_delay
+        self.drain_timeout = drain_timeout
+        self.hook_timeout = hook_timeout
+        self._lock = threading.RLock()
+        self._init_state()
+
+    def _init_state(self) -> None:
+        self._phase = Phase.RUNNING
+        self._record: ShutdownRecord | None = None
+        self._adapter: ServerAdapter | None = None
+        self._refusing = False
+        self._hooks_ran = False
+        self._stopped = threading.Event()
+        self._forced = threading.Event()
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    @property
+    def record(self) -> ShutdownRecord | None:
+        """The current shutdown, or ``None`` while running."""
+        return self._record
+
+    @property
+    def refusing(self) -> bool:
+        """Whether new requests get 503 (after the drain delay)."""
+        return self._refusing
+
+    @property
+    def accepting(self) -> bool:
+        """Whether the app is ready for traffic (the readiness answer)."""
+        return self._record is None
+
+    def request(
+        self, *, reason: str, requested_by: str, source: str
+    ) -> tuple[ShutdownRecord, bool]:
+        """Accept a shutdown. Idempotent: while a shutdown is under way
+        every call returns the same record.
+
+        :returns: The record and whether this call created it.
+        """
+        with self._lock:
+            if self._record is not None:
+                return self._record, False
+
+            self._record = ShutdownRecord(
+                id=uuid.uuid4().hex,
+                reason=reason,
+                requested_by=requested_by,
+                source=source,
+            )
+            self._phase = Phase.DRAINING
+
+        record = self._record
+        logger.warning(
+            "Shutdown %s accepted: requested by %s via %s, reason %r.",
+            record.id,
+            requested_by,
+            source,
+            reason,
+        )
+        shutdown_requested.send(self.app, record=record)
+        return record, True
+
+    def start(self, adapter: ServerAdapter) -> bool:
+        """Run the sequence with ``adapter`` stopping the server: inline if
+        the adapter needs that, else in a new thread. Only the first call
+        starts anything.
+
+        :returns: Whether this call started the sequence.
+        """
+        with self._lock:
+            if self._record is None:
+                raise RuntimeError(
+                    "'start' needs an accepted shutdown; call 'request' first."
+                )
+
+            if self._adapter is not None:
+                return False
+
+            self._adapter = adapter
+
+        if adapter.inline:
+            self._run(adapter)
+        else:
+            threading.Thread(
+                target=self._run, args=(adapter,), name="flask-shutdown", daemon=True
+            ).start()
+
+        return True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the sequence reached ``stopped``."""
+        return self._stopped.wait(timeout)
+
+    def force(self) -> None:
+        """Stop the server now, skipping whatever of the drain and the hooks
+        has not happened yet. Used on a second interrupt.
+        """
+        with self._lock:
+            record = self._record
+            adapter = self._adapter
+
+        if record is None or adapter is None or self._stopped.is_set():
+            return
+
+        record.forced = True
+        self._refusing = True
+        self._forced.set()
+        logger.warning("Shutdown %s forced: stopping the server now.", record.id)
+        self._stop(adapter, record)
+
+    def run_hooks_once(self) -> list[HookResult]:
+        """Run the teardown hooks unless they already ran in this process
+        for this shutdown. Server adapters whose other worker processes
+        exit on their own call this from those processes.
+        """
+        with self._lock:
+            if self._hooks_ran:
+                return []
+
+            self._hooks_ran = True
+
+            if self._record is None:
+                self._record = ShutdownRecord(
+                    id=uuid.uuid4().hex,
+                    reason="process exit",
+                    requested_by="server",
+                    source="exit",
+                )
+
+        results = run_hooks(self.app, self.hooks(), self.hook_timeout)
+        self._record.hooks.extend(results)
+        return results
+
+    def reset(self) -> None:
+        """Return to ``running`` after a finished shutdown, so the same app
+        can be served again (a test suite that starts a server per test).
+
+        :raises RuntimeError: A shutdown is under way.
+        """
+        with self._lock:
+            if self._record is not None and not self._stopped.is_set():
+                raise RuntimeError(
+                    "A shutdown is under way for this app; wait for it to finish"
+                    " before serving the app again."
+                )
+
+            self._init_state()
+
+    def _run(self, adapter: ServerAdapter) -> None:
+        record = self._record
+        assert record is not None
+        record.server = adapter.name
+
+        if self.drain_delay and not self._forced.is_set():
+            logger.info(
+                "Shutdown %s: readiness is down; serving for %.1f s more before"
+                " the drain.",
+                record.id,
+                self.drain_delay,
+            )
+            self._forced.wait(self.drain_delay)
+
+        self._refusing = True
+
+        if not self.in_flight.wait_idle(self.drain_timeout):
+            record.drain_timed_out = True
+            record.still_running = self.in_flight.describe()
+            logger.error(
+                "Shutdown %s: the drain timed out after %.1f s with %d request(s)"
+                " still running: %s",
+                record.id,
+                self.drain_timeout,
+                len(record.still_running),
+                "; ".join(record.still_running),
+            )
+
+        if self._forced.is_set():
+            return
+
+        self._phase = Phase.HOOKS
+        self.run_hooks_once()
+        hooks_done.send(self.app, record=record)
+
+        if self._forced.is_set():
+            return
+
+        self._stop(adapter, record)
+
+    def _stop(self, adapter: ServerAdapter, record: ShutdownRecord) -> None:
+        with self._lock:
+            if self._phase in (Phase.STOPPING, Phase.STOPPED):
+                return
+
+            self._phase = Phase.STOPPING
+
+        try:
+            adapter.stop(self)
+        except Exception as e:
+            record.error = f"{type(e).__name__}: {e}"
+            logger.exception(
+                "Shutdown %s: the %s adapter failed.", record.id, adapter.name
+            )
+
+        record.stopped_at = time.time()
+        self._phase = Phase.STOPPED
+        logger.warning(
+            "Shutdown %s: %s stopped (exit code %d).",
+            record.id,
+            adapter.name,
+            record.exit_code,
+        )
+        self._stopped.set()
+        shutdown_stopped.send(self.app, record=record)

@@ -1,0 +1,104 @@
+"""Serve an app from ``if __name__ == "__main__":`` with signals wired to
+the graceful shutdown.
+
+.. code-block:: python
+
+    if __name__ == "__main__":
+        raise SystemExit(serve(app, port=8000))
+
+SIGTERM and SIGINT (Ctrl-C) run the same sequence as ``POST /shutdown``;
+a second SIGINT forces a fast stop. The return value is the exit code
+(:class:`~flask_shutdown.ExitCode`).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import typing as t
+
+from .sequence import ExitCode
+from .servers.thread import ServerThread
+from .servers.thread import ThreadAdapter
+
+if t.TYPE_CHECKING:
+    import types
+
+    from _typeshed.wsgi import WSGIApplication
+
+
+def serve(
+    app: WSGIApplication,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    *,
+    threaded: bool = True,
+    handle_signals: bool = True,
+) -> int:
+    """Serve ``app`` on a :class:`~flask_shutdown.ServerThread` until it is
+    shut down, and return the process exit code.
+
+    Prints ``Serving on URL`` to standard error once the socket listens.
+    Signal handlers can only be installed from the main thread; pass
+    ``handle_signals=False`` elsewhere.
+
+    :param app: The app; with :class:`~flask_shutdown.Shutdown` registered
+        it gets the graceful sequence, otherwise it is just stopped.
+    :param host: The address to bind.
+    :param port: The port to bind; ``0`` picks a free one.
+    :param threaded: Handle each request in its own thread.
+    :param handle_signals: Install SIGTERM and SIGINT handlers.
+    :returns: ``0`` after a clean shutdown; see
+        :class:`~flask_shutdown.ExitCode` for the others.
+    """
+    server = ServerThread(app, host, port, threaded=threaded)
+    extensions = getattr(app, "extensions", None)
+    state = extensions.get("shutdown") if isinstance(extensions, dict) else None
+    interrupts = 0
+
+    def begin(signum: int) -> None:
+        name = signal.Signals(signum).name
+
+        if state is None:
+            server.stop_serving()
+            return
+
+        state.coordinator.request(
+            reason=f"received {name}", requested_by=f"signal:{name}", source="signal"
+        )
+        state.coordinator.start(ThreadAdapter(server))
+
+    def on_signal(signum: int, frame: types.FrameType | None) -> None:
+        nonlocal interrupts
+
+        if signum == signal.SIGINT:
+            interrupts += 1
+
+            if interrupts > 1 and state is not None:
+                threading.Thread(target=state.coordinator.force, daemon=True).start()
+                return
+
+        # The sequence takes locks the interrupted main thread may hold;
+        # start it from a thread of its own rather than from the handler.
+        threading.Thread(target=begin, args=(signum,), daemon=True).start()
+
+    previous = {}
+
+    if handle_signals:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, on_signal)
+
+    try:
+        server.start()
+        print(f"Serving on {server.url}", file=sys.stderr, flush=True)
+        server.join()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    if state is None or state.coordinator.record is None:
+        return int(ExitCode.OK)
+
+    state.coordinator.wait()
+    return int(state.coordinator.record.exit_code)

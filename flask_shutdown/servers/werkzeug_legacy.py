@@ -1,0 +1,59 @@
+"""Werkzeug < 2.1: the ``environ["werkzeug.server.shutdown"]`` hook of the
+development server (``app.run()``).
+
+The hook only sets a flag that the server reads after the current request
+ends, and under the reloader it then SIGKILLs the process, so nothing runs
+after it. So the whole sequence runs inline, in the thread serving the
+shutdown request, once its response body has been sent: drain, hooks,
+then the hook. The request ends right after, and the server stops.
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import typing as t
+import warnings
+
+from .base import ServerAdapter
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+    from ..sequence import Coordinator
+
+HOOK_KEY = "werkzeug.server.shutdown"
+
+
+class LegacyHookAdapter(ServerAdapter):
+    """Calls Werkzeug's legacy shutdown hook."""
+
+    name = "werkzeug-legacy"
+    inline = True
+
+    def __init__(self, hook: cabc.Callable[[], None]) -> None:
+        self.hook = hook
+
+    @classmethod
+    def detect(cls, environ: WSGIEnvironment | None) -> ServerAdapter | None:
+        hook = None if environ is None else environ.get(HOOK_KEY)
+        return None if hook is None else cls(hook)
+
+    @classmethod
+    def create(cls, environ: WSGIEnvironment | None) -> ServerAdapter:
+        adapter = cls.detect(environ)
+
+        if adapter is None:
+            raise RuntimeError(
+                "SHUTDOWN_STRATEGY is 'werkzeug-legacy', but the request has no"
+                f" {HOOK_KEY!r} hook. It exists only on Werkzeug's development"
+                " server before Werkzeug 2.1."
+            )
+
+        return adapter
+
+    def stop(self, coordinator: Coordinator) -> None:
+        with warnings.catch_warnings():
+            # Werkzeug 2.0 warns that the hook is deprecated; the user did
+            # not call it, so the warning would only confuse.
+            warnings.simplefilter("ignore")
+            self.hook()

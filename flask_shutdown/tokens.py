@@ -1,0 +1,190 @@
+"""Signed, time-limited shutdown tokens (itsdangerous).
+
+A token is a :class:`~itsdangerous.URLSafeTimedSerializer` dump of
+``{"jti": ID, "exp": SECONDS, "scope": [ROLES]}`` signed with the app's
+``SECRET_KEY`` under a salt of its own, so that a session cookie or any
+other value signed with the same key never passes as a shutdown token.
+
+Key rotation follows Flask's ``SECRET_KEY_FALLBACKS``: itsdangerous takes
+the keys oldest to newest and signs with the last one, so the list is
+``[*SECRET_KEY_FALLBACKS, SECRET_KEY]`` (Flask 3.1.0 built it the wrong
+way round, GHSA-4grg-w6v8-c28g).
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import dataclasses
+import secrets
+import threading
+import time
+import typing as t
+
+from itsdangerous import BadData
+from itsdangerous import SignatureExpired
+from itsdangerous import URLSafeTimedSerializer
+
+#: The salt that sets shutdown tokens apart from anything else signed with
+#: the app's key.
+SALT = "flask-shutdown.token"
+
+#: Values of ``SECRET_KEY`` seen in tutorials and templates. Signing
+#: shutdown tokens with one of these would let anyone mint them.
+PLACEHOLDER_KEYS = frozenset(
+    {
+        "dev",
+        "development",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "secretkey",
+        "changeme",
+        "change-me",
+        "change_me",
+        "changethis",
+        "your-secret-key",
+        "your_secret_key",
+        "yoursecretkey",
+        "mysecret",
+        "my-secret-key",
+        "super-secret",
+        "supersecret",
+        "default",
+        "test",
+        "testing",
+        "key",
+        "password",
+        "xxx",
+        "replace-me",
+    }
+)
+
+#: The shortest ``SECRET_KEY`` accepted for signing shutdown tokens.
+MIN_SECRET_KEY_LENGTH = 16
+
+
+class TokenError(Exception):
+    """A signed token was refused. The message is safe to show a client."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedToken:
+    """A verified signed token."""
+
+    jti: str
+    scope: frozenset[str]
+    expires_at: float
+
+
+def check_secret_key(key: t.Any, what: str = "SECRET_KEY") -> None:
+    """Refuse keys that are missing, placeholders, or too short.
+
+    :raises RuntimeError: The key cannot sign shutdown tokens.
+    """
+    if not key:
+        raise RuntimeError(
+            f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is not set. Set it to a"
+            " long random value, such as the output of"
+            " 'python -c \"import secrets; print(secrets.token_hex())\"'."
+        )
+
+    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+
+    if text.strip().lower() in PLACEHOLDER_KEYS or len(text) < MIN_SECRET_KEY_LENGTH:
+        raise RuntimeError(
+            f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is a placeholder or"
+            f" shorter than {MIN_SECRET_KEY_LENGTH} characters, so anyone could"
+            " forge a shutdown token. Set it to a long random value."
+        )
+
+
+class TokenSigner:
+    """Creates and verifies signed tokens for one app, and remembers the
+    ones already used until they expire.
+
+    :param keys: Signing keys, oldest to newest; the last one signs.
+    """
+
+    def __init__(self, keys: cabc.Sequence[str | bytes]) -> None:
+        for i, key in enumerate(keys):
+            check_secret_key(
+                key, "SECRET_KEY" if i == len(keys) - 1 else "SECRET_KEY_FALLBACKS"
+            )
+
+        self._serializer = URLSafeTimedSerializer(
+            list(keys),  # type: ignore[arg-type]
+            salt=SALT,
+        )
+        self._used: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def create(self, expires_in: int, scope: cabc.Iterable[str]) -> str:
+        """Return a new token valid for ``expires_in`` seconds.
+
+        :raises ValueError: ``expires_in`` is not positive.
+        """
+        if expires_in <= 0:
+            raise ValueError("'expires_in' must be a positive number of seconds.")
+
+        payload = {
+            "jti": secrets.token_urlsafe(12),
+            "exp": int(expires_in),
+            "scope": sorted(scope),
+        }
+        return self._serializer.dumps(payload)
+
+    def verify(self, token: str) -> SignedToken:
+        """Check signature, age and shape.
+
+        :raises TokenError: Tampered, signed with another key or salt,
+            expired, or malformed.
+        """
+        try:
+            payload, signed_at = self._serializer.loads(token, return_timestamp=True)
+        except SignatureExpired:
+            # Raised for a timestamp in the future too (age < 0).
+            raise TokenError("The token has expired.") from None
+        except BadData:
+            raise TokenError("The token is not valid.") from None
+
+        if (
+            not isinstance(payload, dict)
+            or not isinstance(payload.get("jti"), str)
+            or not isinstance(payload.get("exp"), int)
+            or not isinstance(payload.get("scope"), list)
+        ):
+            raise TokenError("The token is not valid.")
+
+        now = time.time()
+        expires_at = signed_at.timestamp() + payload["exp"]
+
+        # itsdangerous checks neither a lifetime nor a future timestamp
+        # unless given max_age, which differs per token; check both here.
+        if signed_at.timestamp() > now + 1:
+            raise TokenError("The token is not valid.")
+
+        if now > expires_at:
+            raise TokenError("The token has expired.")
+
+        return SignedToken(
+            jti=payload["jti"],
+            scope=frozenset(str(s) for s in payload["scope"]),
+            expires_at=expires_at,
+        )
+
+    def consume(self, token: SignedToken) -> bool:
+        """Mark a token used. Returns ``False`` if it was used before: a
+        token stops the server once per process.
+        """
+        now = time.time()
+
+        with self._lock:
+            # Forget tokens that expired; they cannot be replayed anyway.
+            for jti in [j for j, exp in self._used.items() if exp < now]:
+                del self._used[jti]
+
+            if token.jti in self._used:
+                return False
+
+            self._used[token.jti] = token.expires_at
+            return True

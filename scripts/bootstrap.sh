@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Create the virtual environments the demo and the tests use, inside the
+# repository, and install what they need. Re-running it is cheap: each
+# environment is rebuilt only when its requirements change.
+#
+#   scripts/bootstrap.sh demo    .venv with the package and requests
+#   scripts/bootstrap.sh test    .venv with every test tool, .venv-legacy
+#                                with Flask 2.0, and nginx (Debian package)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile=${1:-test}
+python=${PYTHON:-python3}
+
+# venv_install DIR REQUIREMENTS... : (re)create DIR when the requirements
+# or pyproject.toml changed since the last successful install.
+venv_install() {
+    local dir=$1
+    shift
+    local stamp
+    stamp=$(cat "$@" pyproject.toml | sha1sum | cut -c1-16)
+
+    if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then
+        return
+    fi
+
+    echo "bootstrap: installing into $dir" >&2
+    [ -x "$dir/bin/python" ] || "$python" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+    local args=()
+    for req in "$@"; do args+=(-r "$req"); done
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check "${args[@]}" -e .
+    echo "$stamp" > "$dir/.stamp"
+}
+
+case "$profile" in
+demo)
+    venv_install .venv requirements/demo.txt
+    ;;
+test)
+    venv_install .venv requirements/dev.txt
+    venv_install .venv-legacy requirements/legacy.txt
+
+    if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+        if [ "$(id -u)" != 0 ]; then
+            echo "bootstrap: nginx is needed for the load-balancer test;" \
+                "install it (Debian: apt-get install nginx-light) or run as root." >&2
+            exit 1
+        fi
+
+        echo "bootstrap: installing nginx (Debian package)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null
+        apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
+    fi
+    ;;
+*)
+    echo "usage: scripts/bootstrap.sh demo|test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,147 @@
+"""Real servers in subprocesses: start one, learn its URL from its output,
+and make sure it, and everything it started, is gone at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import typing as t
+from pathlib import Path
+
+import requests
+
+#: The interpreter of the test environment; its bin/ holds gunicorn & co.
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+LEGACY_PYTHON = ROOT / ".venv-legacy" / "bin" / "python"
+
+
+class Proc:
+    """A server process in its own session, with its output in a file."""
+
+    def __init__(
+        self,
+        args: list[str],
+        log: Path,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.args = args
+        self.log_path = log
+        self._log = open(log, "wb")
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.popen = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+        self._exited = threading.Event()
+        self.returncode: int | None = None
+        # A blocking wait() in a thread learns of the exit at once;
+        # Popen.wait(timeout) polls in steps of up to 50 ms.
+        threading.Thread(target=self._wait, daemon=True).start()
+
+    def _wait(self) -> None:
+        self.returncode = self.popen.wait()
+        self._exited.set()
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        """Wait until the output matches ``pattern``."""
+        deadline = time.monotonic() + timeout
+
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.output())
+
+            if match:
+                return match
+
+            if self._exited.is_set():
+                break
+
+            time.sleep(0.02)
+
+        raise AssertionError(
+            f"{self.args[0]} did not print {pattern!r} within {timeout} s"
+            f" (exit code {self.returncode}). Output:\n{self.output()}"
+        )
+
+    def wait_url(self, url: str, timeout: float = 30) -> None:
+        """Wait until ``GET url`` answers at all."""
+        deadline = time.monotonic() + timeout
+
+        while time.monotonic() < deadline:
+            try:
+                requests.get(url, timeout=1)
+                return
+            except requests.ConnectionError:
+                if self._exited.is_set():
+                    break
+
+                time.sleep(0.02)
+
+        raise AssertionError(f"{url} did not answer within {timeout} s:\n{self.output()}")
+
+    def wait_exit(self, timeout: float = 30) -> int:
+        """Wait for the process to exit and return its exit code."""
+        if not self._exited.wait(timeout):
+            raise AssertionError(
+                f"{self.args[0]} did not exit within {timeout} s. Output:\n{self.output()}"
+            )
+
+        assert self.returncode is not None
+        return self.returncode
+
+    def group_alive(self) -> bool:
+        """Whether any process of its session is still running."""
+        try:
+            os.killpg(self.pid, 0)
+        except ProcessLookupError:
+            return False
+
+        return True
+
+    def wait_group_gone(self, timeout: float = 10) -> bool:
+        deadline = time.monotonic() + timeout
+
+        while time.monotonic() < deadline:
+            if not self.group_alive():
+                return True
+
+            time.sleep(0.02)
+
+        return False
+
+    def kill(self) -> None:
+        """Kill the whole session (only what this test started)."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+        self._exited.wait(10)
+        self._log.close()
+
+    def __enter__(self) -> Proc:
+        return self
+
+    def __exit__(self, *exc: t.Any) -> None:
+        self.kill()
