@@ -98,13 +98,16 @@ class Proc:
 
                 time.sleep(0.02)
 
-        raise AssertionError(f"{url} did not answer within {timeout} s:\n{self.output()}")
+        raise AssertionError(
+            f"{url} did not answer within {timeout} s:\n{self.output()}"
+        )
 
     def wait_exit(self, timeout: float = 30) -> int:
         """Wait for the process to exit and return its exit code."""
         if not self._exited.wait(timeout):
             raise AssertionError(
-                f"{self.args[0]} did not exit within {timeout} s. Output:\n{self.output()}"
+                f"{self.args[0]} did not exit within {timeout} s."
+                f" Output:\n{self.output()}"
             )
 
         assert self.returncode is not None
