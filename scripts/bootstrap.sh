@@ -12,34 +12,34 @@ cd "$(dirname "$0")/.."
 profile=${1:-test}
 python=${PYTHON:-python3}
 
-# venv_install DIR REQUIREMENTS... : (re)create DIR when the requirements
+# venv_install DIR PROFILE REQUIREMENTS... : install into DIR when the requirements
 # or pyproject.toml changed since the last successful install.
 venv_install() {
-    local dir=$1
-    shift
+    local dir=$1 name=$2
+    shift 2
     local stamp
     stamp=$(cat "$@" pyproject.toml | sha1sum | cut -c1-16)
 
-    if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then
+    if [ -f "$dir/.stamp-$name" ] && [ "$(cat "$dir/.stamp-$name")" = "$stamp" ]; then
         return
     fi
 
     echo "bootstrap: installing into $dir" >&2
     [ -x "$dir/bin/python" ] || "$python" -m venv "$dir"
-    "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+    "$dir/bin/python" -m pip install -qq --disable-pip-version-check --upgrade pip
     local args=()
     for req in "$@"; do args+=(-r "$req"); done
-    "$dir/bin/python" -m pip install -q --disable-pip-version-check "${args[@]}" -e .
-    echo "$stamp" > "$dir/.stamp"
+    "$dir/bin/python" -m pip install -qq --disable-pip-version-check "${args[@]}" -e .
+    echo "$stamp" > "$dir/.stamp-$name"
 }
 
 case "$profile" in
 demo)
-    venv_install .venv requirements/demo.txt
+    venv_install .venv demo requirements/demo.txt
     ;;
 test)
-    venv_install .venv requirements/dev.txt
-    venv_install .venv-legacy requirements/legacy.txt
+    venv_install .venv test requirements/dev.txt
+    venv_install .venv-legacy test requirements/legacy.txt
 
     if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
         if [ "$(id -u)" != 0 ]; then
