@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from flask import Flask
+
 from flask_shutdown import Shutdown
 from flask_shutdown.extension import AppState
 from flask_shutdown.extension import get_state
@@ -173,3 +174,50 @@ def test_teardown_decorator_bare_and_with_arguments(make_app: AppFactory) -> Non
 
     assert [h.func for h in shutdown.hooks] == [first, second]
     assert [h.timeout for h in shutdown.hooks] == [None, 2]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        pytest.param({"SHUTDOWN_TOKENS": 5}, "list of secrets", id="tokens-int"),
+        pytest.param({"SHUTDOWN_TOKENS": [""]}, "non-empty string", id="tokens-empty"),
+        pytest.param({"SHUTDOWN_USERS": ["ops"]}, "must be a dict", id="users-list"),
+        pytest.param(
+            {"SHUTDOWN_ROLES": ["ops"]}, "principal -> roles", id="roles-list"
+        ),
+        pytest.param({"SHUTDOWN_HOOK_TIMEOUT": True}, "zero or more", id="bool"),
+        pytest.param({"SHUTDOWN_READY_PATH": "/"}, "starts with '/'", id="ready-root"),
+        pytest.param(
+            {"SHUTDOWN_STRATEGY": "signal:SIGNOPE"}, "unknown signal", id="sig"
+        ),
+    ],
+)
+def test_more_bad_config(config: dict[str, object], message: str) -> None:
+    app = Flask(__name__)
+    app.config.update(SHUTDOWN_USERS={"ops": PASSWORD_HASH})
+    app.config.update(config)
+
+    with pytest.raises(RuntimeError, match=message):
+        Shutdown(app)
+
+
+def test_named_tokens_roles_and_single_network() -> None:
+    app = Flask(__name__)
+    app.config.update(
+        SHUTDOWN_TOKENS={"deploy": TOKEN},
+        SHUTDOWN_ROLES={"token:deploy": "status"},
+        SHUTDOWN_ALLOWED_NETWORKS="127.0.0.1/32",
+    )
+    Shutdown(app)
+    config = get_state(app).config
+    assert config.tokens == {"deploy": TOKEN}
+    assert config.roles == {"token:deploy": frozenset({"status"})}
+    assert [str(n) for n in config.allowed_networks] == ["127.0.0.1/32"]
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    # May read the status, may not stop the server.
+    assert client.get("/shutdown/status", headers=headers).status_code == 200
+    refused = client.post("/shutdown", headers=headers)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"] == "forbidden"
+    assert get_state(app).coordinator.record is None

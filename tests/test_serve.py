@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import requests
+
 from flask_shutdown import ExitCode
 
 from ._proc import Proc
@@ -30,16 +31,17 @@ def start(tmp_path: Path, **env: str) -> tuple[Proc, str, Path]:
     return proc, url, hook_log
 
 
-def wait_for_line(path: Path, text: str, timeout: float = 10) -> None:
+def wait_for_line(path: Path, text: str, count: int = 1, timeout: float = 10) -> None:
+    """Wait until ``text`` appears ``count`` times in the file."""
     deadline = time.monotonic() + timeout
 
     while time.monotonic() < deadline:
-        if text in path.read_text():
+        if path.read_text().count(text) >= count:
             return
 
         time.sleep(0.01)
 
-    raise AssertionError(f"{text!r} not in {path.read_text()!r}")
+    raise AssertionError(f"{text!r} not {count} times in {path.read_text()!r}")
 
 
 def test_sigterm_is_graceful_and_exits_0(tmp_path: Path) -> None:
@@ -50,8 +52,7 @@ def test_sigterm_is_graceful_and_exits_0(tmp_path: Path) -> None:
             pool.submit(requests.get, f"{url}/slow?s=0.5", timeout=10) for _ in range(4)
         ]
 
-        for _ in range(4):
-            wait_for_line(hook_log, "slow-start")
+        wait_for_line(hook_log, "slow-start", count=4)
 
         proc.popen.send_signal(signal.SIGTERM)
         assert proc.wait_exit(20) == ExitCode.OK
