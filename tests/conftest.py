@@ -5,9 +5,10 @@ import typing as t
 
 import pytest
 from flask import Flask
+from werkzeug.security import generate_password_hash
+
 from flask_shutdown import ServerThread
 from flask_shutdown import Shutdown
-from werkzeug.security import generate_password_hash
 
 #: A static bearer secret used across the tests.
 TOKEN = "test-token-0123456789abcdef"

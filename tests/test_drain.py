@@ -159,6 +159,7 @@ def test_new_requests_during_drain_get_503(make_app: AppFactory, serve: t.Any) -
         refused = requests.get(server.url, timeout=5)
         assert refused.status_code == 503
         assert refused.headers["Retry-After"] == "1"
+        # Werkzeug's server closes the connection after each response.
         assert "close" in refused.headers["Connection"]
         assert refused.json()["error"] == "shutting_down"
         # The status endpoint still answers while draining.

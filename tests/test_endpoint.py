@@ -164,6 +164,7 @@ def test_other_methods_get_405(make_app: AppFactory, serve: t.Any, method: str) 
 
 def test_not_exposed_without_credentials(serve: t.Any) -> None:
     from flask import Flask
+
     from flask_shutdown import Shutdown
 
     app = Flask("bare")

@@ -7,6 +7,7 @@ import typing as t
 
 import requests
 from flask import current_app
+
 from flask_shutdown import ExitCode
 
 from .conftest import AppFactory

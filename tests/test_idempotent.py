@@ -7,6 +7,7 @@ import threading
 import typing as t
 
 import requests
+
 from flask_shutdown import hooks_done
 from flask_shutdown import shutdown_requested
 from flask_shutdown import shutdown_stopped

@@ -10,6 +10,7 @@ import typing as t
 import pytest
 import requests
 from flask import Flask
+
 from flask_shutdown import ServerThread
 
 from .conftest import AppFactory

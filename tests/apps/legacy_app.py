@@ -14,8 +14,9 @@ import time
 
 import werkzeug
 from flask import Flask
-from flask_shutdown import Shutdown
 from werkzeug.security import generate_password_hash
+
+from flask_shutdown import Shutdown
 
 app = Flask(__name__)
 app.config["SHUTDOWN_TOKENS"] = ["test-token-0123456789abcdef"]

@@ -11,6 +11,7 @@ import time
 
 from flask import Flask
 from flask import request
+
 from flask_shutdown import serve
 from flask_shutdown import Shutdown
 
