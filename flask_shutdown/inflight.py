@@ -187,7 +187,8 @@ def _refuse(start_response: StartResponse) -> list[bytes]:
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(_REFUSED))),
             ("Retry-After", "1"),
-            ("Connection", "close"),
+            # No "Connection: close": it is hop-by-hop, which PEP 3333
+            # forbids to apps, and waitress turns the 503 into a 500.
         ],
     )
     return [_REFUSED]
