@@ -194,6 +194,7 @@ class Shutdown:
         check_users(config.users)
         servers.check_strategy(config.strategy)
         state = AppState(self, app, config)
+        servers.prepare(state.coordinator)
 
         exempt = {config.path, config.status_path}
 

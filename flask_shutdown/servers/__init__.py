@@ -11,14 +11,22 @@ import collections.abc as cabc
 import logging
 import typing as t
 
+from . import gunicorn
+from . import uwsgi
 from .base import ServerAdapter
+from .gunicorn import GunicornAdapter
 from .signal import CallableAdapter
 from .signal import SignalAdapter
 from .thread import ThreadAdapter
+from .uwsgi import UwsgiAdapter
+from .waitress import WaitressAdapter
 from .werkzeug_legacy import LegacyHookAdapter
+from .werkzeug_run import WerkzeugAdapter
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
+
+    from ..sequence import Coordinator
 
 logger = logging.getLogger("flask_shutdown")
 
@@ -26,7 +34,20 @@ logger = logging.getLogger("flask_shutdown")
 ADAPTERS: dict[str, type[ServerAdapter]] = {
     ThreadAdapter.name: ThreadAdapter,
     LegacyHookAdapter.name: LegacyHookAdapter,
+    WerkzeugAdapter.name: WerkzeugAdapter,
+    GunicornAdapter.name: GunicornAdapter,
+    WaitressAdapter.name: WaitressAdapter,
+    UwsgiAdapter.name: UwsgiAdapter,
 }
+
+
+def prepare(coordinator: Coordinator) -> None:
+    """Per-process set-up at ``init_app``: on servers with several worker
+    processes, the workers that did not serve ``POST /shutdown`` run the
+    teardown hooks when they exit.
+    """
+    gunicorn.prepare(coordinator)
+    uwsgi.prepare(coordinator)
 
 
 def check_strategy(strategy: str | cabc.Callable[..., t.Any]) -> None:

@@ -1,0 +1,186 @@
+"""gunicorn: SIGTERM to the arbiter, after the accept queue has drained.
+
+gunicorn has no API for a worker to stop the server, but its arbiter
+stops gracefully on SIGTERM: it closes its listening sockets, sends
+SIGTERM to every worker, waits up to ``graceful_timeout`` (30 s by
+default) for them, and exits 0. A worker that gets SIGTERM finishes what
+it has accepted (the sync worker its current request, the gthread worker
+every connection it holds) and then returns normally, so ``atexit``
+handlers run in it. That is where the other workers run the teardown
+hooks (see :func:`prepare`); the worker that served ``POST /shutdown``
+has already run them.
+
+Connections still waiting in the kernel's accept queue when the last
+process closes the listening socket are reset. With sync workers that
+queue fills up under load, so with several sync workers the whole
+sequence runs inline, at the end of the shutdown response: the worker
+that got it stops accepting while it waits, bounded by
+``SHUTDOWN_DRAIN_TIMEOUT`` and by half the worker ``timeout``, until the
+other workers have emptied the queue, which it reads from ``TCP_INFO``
+(Linux; gunicorn reads the same field for its backlog metric). Then it
+signals the arbiter. gthread workers accept eagerly into their own
+queue, which they serve in full on SIGTERM, so they signal at once; the
+one that got the shutdown stops accepting right away, leaving new
+connections to the other workers instead of answering them with 503
+while it drains.
+
+The arbiter never runs the hooks, even with ``--preload``: it serves no
+request. Use gunicorn's ``on_exit`` server hook for work that belongs
+there.
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import logging
+import os
+import signal
+import socket
+import sys
+import typing as t
+
+from ._backlog import wait_backlog_empty
+from .base import ServerAdapter
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+    from ..sequence import Coordinator
+
+logger = logging.getLogger("flask_shutdown")
+
+
+class GunicornAdapter(ServerAdapter):
+    """Stops a gunicorn server from one of its workers."""
+
+    name = "gunicorn"
+
+    @classmethod
+    def detect(cls, environ: WSGIEnvironment | None) -> ServerAdapter | None:
+        if environ is None:
+            return None
+
+        software = str(environ.get("SERVER_SOFTWARE", ""))
+
+        if not software.startswith("gunicorn/") and "gunicorn.socket" not in environ:
+            return None
+
+        worker = current_worker()
+
+        if worker is not None and _drains_backlog(worker):
+            return _SyncGunicornAdapter(worker)
+
+        if worker is not None and _is_threaded(worker) and worker.cfg.workers > 1:
+            # This runs in the shutdown view. The other workers serve new
+            # connections from now on; this one finishes those it holds
+            # instead of answering new ones with 503 during its drain. The
+            # main loop drops the listener itself once over this limit.
+            worker.worker_connections = 0
+            wake = getattr(getattr(worker, "method_queue", None), "defer", None)
+
+            if wake is not None:
+                wake(lambda: None)
+
+        return cls()
+
+    @classmethod
+    def create(cls, environ: WSGIEnvironment | None) -> ServerAdapter:
+        adapter = cls.detect(environ)
+
+        if adapter is not None:
+            return adapter
+
+        if environ is None and current_worker() is not None:
+            return cls()
+
+        raise RuntimeError(
+            "SHUTDOWN_STRATEGY is 'gunicorn', but this request was not served by"
+            " a gunicorn worker."
+        )
+
+    def stop(self, coordinator: Coordinator) -> None:
+        worker = current_worker()
+        arbiter = os.getppid() if worker is None else int(worker.ppid)
+        logger.info("Sending SIGTERM to the gunicorn arbiter %d.", arbiter)
+        os.kill(arbiter, signal.SIGTERM)
+
+
+class _SyncGunicornAdapter(GunicornAdapter):
+    """With several sync workers: runs inline, so this worker accepts
+    nothing more while the others empty the accept queue.
+    """
+
+    inline = True
+
+    def __init__(self, worker: t.Any) -> None:
+        self.worker = worker
+
+    def stop(self, coordinator: Coordinator) -> None:
+        # The arbiter kills a sync worker that is silent for its timeout.
+        timeout = min(coordinator.drain_timeout, float(self.worker.cfg.timeout) / 2)
+        listeners = [
+            socket.socket(fileno=os.dup(listener.fileno()))
+            for listener in self.worker.sockets
+        ]
+
+        try:
+            wait_backlog_empty(listeners, timeout)
+        finally:
+            for sock in listeners:
+                sock.close()
+
+        super().stop(coordinator)
+
+
+def current_worker() -> t.Any:
+    """The gunicorn ``Worker`` object of this process, or ``None`` (in the
+    arbiter, or outside gunicorn).
+    """
+    if "gunicorn.workers.base" not in sys.modules:
+        return None
+
+    from gunicorn.workers.base import Worker
+
+    pid = os.getpid()
+
+    for obj in gc.get_objects():
+        # The arbiter keeps a Worker object for each child too; only the
+        # one whose pid is this process is ours.
+        if isinstance(obj, Worker) and obj.pid == pid:
+            return obj
+
+    return None
+
+
+def prepare(coordinator: Coordinator) -> None:
+    """Run the hooks once in each worker when it exits, for the workers
+    that did not serve the shutdown request. Called at ``init_app``.
+    """
+    if "gunicorn" not in sys.modules:
+        return
+
+    def at_exit() -> None:
+        # With --preload this handler is registered in the arbiter and
+        # inherited by every worker; it runs only in the workers.
+        if current_worker() is not None:
+            coordinator.run_hooks_once()
+
+    atexit.register(at_exit)
+
+
+def _is_threaded(worker: t.Any) -> bool:
+    from gunicorn.workers.gthread import ThreadWorker
+
+    return isinstance(worker, ThreadWorker)
+
+
+def _drains_backlog(worker: t.Any) -> bool:
+    from gunicorn.workers.sync import SyncWorker
+
+    # With a single worker nobody else would serve the queue.
+    return (
+        isinstance(worker, SyncWorker)
+        and int(worker.cfg.workers) > 1
+        and sys.platform.startswith("linux")
+    )

@@ -1,0 +1,175 @@
+"""uWSGI (2.0, with ``--master``): the master FIFO's ``q`` command.
+
+``uwsgi.stop()`` and SIGINT make the master kill its workers at once,
+whatever they are doing, and SIGTERM makes uWSGI 2.0 *reload*, brutally,
+unless ``--die-on-term`` is set, which makes it a brutal stop. The only
+graceful stop of uWSGI 2.0 is ``gracefully_kill_them_all``: each worker
+finishes its current request and exits, then the master exits 0. It is
+reached by writing ``q`` to the master FIFO (``--master-fifo PATH``), so
+that is what is used when the FIFO is configured.
+
+Without a FIFO, the stop waits (bounded by ``SHUTDOWN_DRAIN_TIMEOUT``)
+until every other worker is idle and no connection waits to be accepted,
+then sends SIGINT to the master: stopping idle workers loses nothing,
+but a request accepted in the last instant is cut, so configure the
+FIFO.
+
+Either way the sequence runs inline, at the end of the shutdown
+response: the worker that got it accepts nothing more (it would only
+answer 503) while the other workers empty the accept queue, whose
+connections would otherwise be reset when the master closes the socket.
+
+The workers that did not serve the shutdown request run the hooks when
+they exit (see :func:`prepare`); uWSGI runs Python's ``atexit`` handlers
+in a worker that exits gracefully, never in the master.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import socket
+import time
+import typing as t
+
+from ._backlog import backlog
+from ._backlog import wait_backlog_empty
+from .base import ServerAdapter
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+    from ..sequence import Coordinator
+
+logger = logging.getLogger("flask_shutdown")
+
+_POLL_INTERVAL = 0.05
+
+
+def _module() -> t.Any:
+    """The ``uwsgi`` module, which only exists inside uWSGI, or ``None``."""
+    try:
+        import uwsgi
+    except ImportError:
+        return None
+
+    return uwsgi
+
+
+class UwsgiAdapter(ServerAdapter):
+    """Stops uWSGI's master from one of its workers."""
+
+    name = "uwsgi"
+    inline = True
+
+    @classmethod
+    def detect(cls, environ: WSGIEnvironment | None) -> ServerAdapter | None:
+        if environ is None or "uwsgi.version" not in environ:
+            return None
+
+        return cls.create(environ)
+
+    @classmethod
+    def create(cls, environ: WSGIEnvironment | None) -> ServerAdapter:
+        uwsgi = _module()
+
+        if uwsgi is None:
+            raise RuntimeError(
+                "SHUTDOWN_STRATEGY is 'uwsgi', but this process does not run"
+                " under uWSGI."
+            )
+
+        if not uwsgi.masterpid():
+            raise RuntimeError(
+                "uWSGI runs without --master, and only its master can stop it"
+                " gracefully. Start uWSGI with --master, or set"
+                " SHUTDOWN_STRATEGY to a callable that stops it."
+            )
+
+        return cls()
+
+    def stop(self, coordinator: Coordinator) -> None:
+        uwsgi = _module()
+        deadline = time.monotonic() + coordinator.drain_timeout
+        listeners = [socket.socket(fileno=os.dup(fd)) for fd in uwsgi.sockets]
+
+        try:
+            if int(uwsgi.numproc) > 1:
+                wait_backlog_empty(listeners, coordinator.drain_timeout)
+
+            fifo = _master_fifo(uwsgi)
+
+            if fifo is not None:
+                logger.info("Writing 'q' to the uWSGI master FIFO %s.", fifo)
+
+                with open(fifo, "wb") as f:
+                    f.write(b"q")
+
+                return
+
+            _wait_others_idle(uwsgi, listeners, deadline)
+        finally:
+            for sock in listeners:
+                sock.close()
+
+        master = int(uwsgi.masterpid())
+        logger.warning(
+            "uWSGI has no --master-fifo; sending SIGINT to the master %d once"
+            " the other workers are idle.",
+            master,
+        )
+        os.kill(master, signal.SIGINT)
+
+
+def prepare(coordinator: Coordinator) -> None:
+    """Run the hooks once in each worker when it exits, for the workers
+    that did not serve the shutdown request. Called at ``init_app``.
+    """
+    uwsgi = _module()
+
+    if uwsgi is None:
+        return
+
+    def at_exit() -> None:
+        # Without --lazy-apps the app is loaded in the master and this
+        # handler is inherited by the workers; uWSGI does not run atexit
+        # handlers in the master, and the check keeps it that way.
+        if os.getpid() != uwsgi.masterpid():
+            coordinator.run_hooks_once()
+
+    atexit.register(at_exit)
+
+
+def _master_fifo(uwsgi: t.Any) -> str | None:
+    value = uwsgi.opt.get("master-fifo")
+
+    if isinstance(value, list):
+        # Several FIFOs: the first one is the one selected at start.
+        value = value[0] if value else None
+
+    if isinstance(value, bytes):
+        value = value.decode()
+
+    return value or None
+
+
+def _wait_others_idle(
+    uwsgi: t.Any, listeners: list[socket.socket], deadline: float
+) -> None:
+    me = uwsgi.worker_id()
+    quiet = 0
+
+    while time.monotonic() < deadline:
+        busy = [
+            w
+            for w in uwsgi.workers()
+            if w.get("id") != me and w.get("status") not in (b"idle", "idle")
+        ]
+        quiet = quiet + 1 if not busy and not sum(map(backlog, listeners)) else 0
+
+        if quiet >= 3:
+            return
+
+        time.sleep(_POLL_INTERVAL)

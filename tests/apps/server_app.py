@@ -1,0 +1,64 @@
+"""One app for the real-server tests (flask run, gunicorn, waitress,
+uWSGI, the nginx fleet).
+
+Environment: HOOK_LOG, the file the views and hooks append lines to, each
+ending with the process id; SHUTDOWN_DRAIN_DELAY and SHUTDOWN_STRATEGY
+are passed on to the config when set.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask
+from flask import request
+from werkzeug.security import generate_password_hash
+
+from flask_shutdown import Shutdown
+
+app = Flask(__name__)
+app.config["SHUTDOWN_TOKENS"] = ["test-token-0123456789abcdef"]
+app.config["SHUTDOWN_USERS"] = {
+    "ops": generate_password_hash("correct horse battery staple")
+}
+
+for key in ("SHUTDOWN_DRAIN_DELAY", "SHUTDOWN_DRAIN_TIMEOUT"):
+    if key in os.environ:
+        app.config[key] = float(os.environ[key])
+
+if "SHUTDOWN_STRATEGY" in os.environ:
+    app.config["SHUTDOWN_STRATEGY"] = os.environ["SHUTDOWN_STRATEGY"]
+
+shutdown = Shutdown(app)
+
+
+def log(line: str) -> None:
+    with open(os.environ["HOOK_LOG"], "a") as f:
+        f.write(f"{line} {os.getpid()}\n")
+
+
+@app.get("/pid")
+def pid() -> str:
+    time.sleep(float(request.args.get("s", "0")))
+    return str(os.getpid())
+
+
+@app.get("/slow")
+def slow() -> str:
+    log("slow-start")
+    time.sleep(float(request.args.get("s", "0.5")))
+    log("slow-end")
+    # Large enough that the server cannot hand it to the socket in one go.
+    size = int(request.args.get("size", "0"))
+    return "slow done" + "." * size
+
+
+@shutdown.teardown
+def close_db() -> None:
+    log("hook close_db")
+
+
+@shutdown.teardown
+def flush_cache() -> None:
+    log("hook flush_cache")
