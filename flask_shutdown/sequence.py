@@ -41,6 +41,7 @@ from .signals import shutdown_requested
 from .signals import shutdown_stopped
 
 if t.TYPE_CHECKING:
+    from blinker import NamedSignal
     from flask import Flask
 
     from .inflight import InFlight
@@ -224,7 +225,7 @@ class Coordinator:
             source,
             reason,
         )
-        shutdown_requested.send(self.app, record=record)
+        self._send(shutdown_requested, record)
         return record, True
 
     def start(self, adapter: ServerAdapter) -> bool:
@@ -313,6 +314,14 @@ class Coordinator:
 
             self._init_state()
 
+    def _send(self, signal: NamedSignal, record: ShutdownRecord) -> None:
+        # A failing observer must not stop the shutdown or break the
+        # response of the request that asked for it.
+        try:
+            signal.send(self.app, record=record)
+        except Exception:
+            logger.exception("A receiver of the %r signal failed.", signal.name)
+
     def _run(self, adapter: ServerAdapter) -> None:
         record = self._record
         assert record is not None
@@ -346,7 +355,7 @@ class Coordinator:
 
         self._phase = Phase.HOOKS
         self.run_hooks_once()
-        hooks_done.send(self.app, record=record)
+        self._send(hooks_done, record)
 
         if self._forced.is_set():
             return
@@ -376,5 +385,6 @@ class Coordinator:
             adapter.name,
             record.exit_code,
         )
+        # Observers hear of the stop before anyone waiting in wait() wakes.
+        self._send(shutdown_stopped, record)
         self._stopped.set()
-        shutdown_stopped.send(self.app, record=record)

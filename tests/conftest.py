@@ -23,7 +23,14 @@ SECRET_KEY = "a-test-secret-key-that-is-long-enough"
 def _reset_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # A reloader or Flask CLI variable left by one test must not change
     # how the next one runs.
-    for key in ("WERKZEUG_RUN_MAIN", "WERKZEUG_SERVER_FD", "FLASK_APP", "FLASK_DEBUG"):
+    for key in (
+        "WERKZEUG_RUN_MAIN",
+        "WERKZEUG_SERVER_FD",
+        "FLASK_APP",
+        "FLASK_DEBUG",
+        # Set by the flask command; app.run() returns at once while it is.
+        "FLASK_RUN_FROM_CLI",
+    ):
         monkeypatch.delenv(key, raising=False)
 
 

@@ -76,6 +76,8 @@ def test_signals_sent_once_in_order(make_app: AppFactory, serve: t.Any) -> None:
         server = serve(app)
         requests.post(f"{server.url}/shutdown", auth=(USER, PASSWORD), timeout=10)
         server.join(10)
+        # The loop has ended; the sequence finishes right after.
+        assert app.extensions["shutdown"].coordinator.wait(10)
         # Asking again after the stop sends nothing more.
         app.extensions["shutdown"].extension.trigger("again", app=app)
     finally:
@@ -99,3 +101,26 @@ def test_trigger_from_code_is_idempotent(make_app: AppFactory, serve: t.Any) -> 
     assert not server.is_alive()
     assert runs == [1]
     assert first.source == "code"
+
+
+def test_failing_signal_receiver_does_not_break_the_shutdown(
+    make_app: AppFactory, serve: t.Any
+) -> None:
+    app, _ = make_app()
+
+    def broken(sender: t.Any, record: t.Any) -> None:
+        raise RuntimeError("metrics backend down")
+
+    shutdown_requested.connect(broken, app)
+    shutdown_stopped.connect(broken, app)
+
+    try:
+        server = serve(app)
+        rv = requests.post(f"{server.url}/shutdown", auth=(USER, PASSWORD), timeout=10)
+        assert rv.status_code == 202
+        assert app.extensions["shutdown"].coordinator.wait(10)
+        server.join(10)
+        assert not server.is_alive()
+    finally:
+        shutdown_requested.disconnect(broken, app)
+        shutdown_stopped.disconnect(broken, app)

@@ -138,7 +138,11 @@ class ServerThread(threading.Thread):
 
         if state is not None:
             # A finished shutdown leaves the app refusing requests; serving
-            # it again starts a new life cycle.
+            # it again starts a new life cycle. The previous server's loop
+            # may have ended a moment before its sequence recorded the stop.
+            if state.coordinator.record is not None:
+                state.coordinator.wait(_TRIGGER_JOIN_TIMEOUT)
+
             state.coordinator.reset()
             state.server_thread = self
 
