@@ -20,6 +20,7 @@ import typing as t
 
 from flask import g
 from flask import jsonify
+from flask import request
 from flask_httpauth import HTTPBasicAuth
 from flask_httpauth import HTTPTokenAuth
 from flask_httpauth import MultiAuth
@@ -115,6 +116,9 @@ class Authenticator:
         self.basic_auth.verify_password(self._verify_password)
 
     def _roles(self, principal: Principal) -> list[str]:
+        # Called once the credentials are valid: when the role check then
+        # fails, the audit record still names who was refused.
+        g._shutdown_claimed = principal.name
         return sorted(principal.roles)
 
     def _principal(
@@ -142,13 +146,13 @@ class Authenticator:
             return self._principal(f"token:{match}", "token")
 
         if self.signer is None:
-            _fail("The bearer token is not valid.")
+            _fail("bad_token", "The bearer token is not valid.")
             return None
 
         try:
             signed = self.signer.verify(token)
         except TokenError as e:
-            _fail(str(e))
+            _fail(e.code, str(e), None if e.jti is None else f"signed:{e.jti}")
             return None
 
         principal = self._principal(f"signed:{signed.jti}", "signed", signed.scope)
@@ -156,6 +160,7 @@ class Authenticator:
 
     def _verify_password(self, username: str, password: str) -> Principal | None:
         if not username and not password:
+            _fail("no_credentials", "The Basic credentials are empty.")
             return None
 
         stored = self.config.users.get(username)
@@ -164,14 +169,37 @@ class Authenticator:
             if self._dummy_hash is not None:
                 check_password_hash(self._dummy_hash, password)
 
-            _fail("The user name or password is not valid.")
+            # The claimed name is not logged: an unknown "user name" is
+            # often a password typed into the wrong field.
+            _fail("unknown_user", "The user name or password is not valid.")
             return None
 
         if not check_password_hash(stored, password):
-            _fail("The user name or password is not valid.")
+            _fail(
+                "bad_password",
+                "The user name or password is not valid.",
+                f"user:{username}",
+            )
             return None
 
         return self._principal(f"user:{username}", "basic")
+
+    def check_header(self) -> Response | None:
+        """Refuse an ``Authorization`` header that Werkzeug cannot parse.
+
+        Werkzeug raises ``ValueError`` for some malformed values (a
+        ``basic`` scheme in another case followed by non-ASCII text), which
+        would otherwise escape from the authentication as a server error.
+
+        :returns: A 401 answer, or ``None`` to go on.
+        """
+        try:
+            request.authorization  # noqa: B018
+        except ValueError:
+            _fail("bad_authorization", "The Authorization header is malformed.")
+            return self.token_auth.auth_error_callback(401)  # type: ignore[no-any-return]
+
+        return None
 
     def _error(self, status: int) -> Response:
         if status == 403:
@@ -194,5 +222,20 @@ class Authenticator:
         return rv
 
 
-def _fail(message: str) -> None:
+def _fail(code: str, message: str, principal: str | None = None) -> None:
+    """Note why authentication failed, for the answer and the audit log.
+
+    :param code: A short code for the audit log.
+    :param message: For the client; never names a secret.
+    :param principal: The known principal the credentials named, if any.
+    """
     g._shutdown_auth_error = message
+    g._shutdown_auth_reason = code
+    g._shutdown_claimed = principal
+
+
+def failure() -> tuple[str | None, str | None]:
+    """Why authentication failed in this request, as noted by the verify
+    callbacks: the reason code and the principal the credentials named.
+    """
+    return g.get("_shutdown_auth_reason"), g.get("_shutdown_claimed")

@@ -9,6 +9,8 @@ import dataclasses
 import ipaddress
 import typing as t
 
+from .security import normalize_origin
+
 if t.TYPE_CHECKING:
     from flask import Flask
 
@@ -32,6 +34,7 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_LOCKOUT_ATTEMPTS": 5,
     "SHUTDOWN_LOCKOUT_WINDOW": 60.0,
     "SHUTDOWN_MAX_BODY": 4096,
+    "SHUTDOWN_TRUSTED_ORIGINS": [],
 }
 
 #: The two things a principal may be allowed to do. A principal with no
@@ -67,6 +70,9 @@ class ShutdownConfig:
     lockout_attempts: int
     lockout_window: float
     max_body: int
+    #: Origins of other sites whose pages may call the endpoint, as
+    #: ``scheme://host[:port]``.
+    trusted_origins: tuple[str, ...] = ()
 
     @property
     def status_path(self) -> str:
@@ -138,6 +144,7 @@ class ShutdownConfig:
             max_body=_read_number(
                 "SHUTDOWN_MAX_BODY", config["SHUTDOWN_MAX_BODY"], int
             ),
+            trusted_origins=_read_origins(config["SHUTDOWN_TRUSTED_ORIGINS"]),
         )
 
 
@@ -238,3 +245,23 @@ def _read_networks(
             f"'SHUTDOWN_ALLOWED_NETWORKS' must be a list of networks in CIDR"
             f" notation, such as ['127.0.0.0/8', '::1/128']: {e}"
         ) from None
+
+
+def _read_origins(value: t.Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+
+    rv = []
+
+    for origin in value:
+        normalized = normalize_origin(origin) if isinstance(origin, str) else None
+
+        if normalized is None:
+            raise RuntimeError(
+                "'SHUTDOWN_TRUSTED_ORIGINS' must be a list of origins such as"
+                f" 'https://admin.example.com', not {origin!r}."
+            )
+
+        rv.append(normalized)
+
+    return tuple(rv)

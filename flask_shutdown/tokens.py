@@ -59,12 +59,26 @@ PLACEHOLDER_KEYS = frozenset(
     }
 )
 
+#: The longest lifetime of a signed token, in seconds: a year. Used
+#: tokens are remembered until they expire, so the lifetime is bounded.
+MAX_EXPIRES_IN = 365 * 24 * 3600
+
 #: The shortest ``SECRET_KEY`` accepted for signing shutdown tokens.
 MIN_SECRET_KEY_LENGTH = 16
 
 
 class TokenError(Exception):
-    """A signed token was refused. The message is safe to show a client."""
+    """A signed token was refused. The message is safe to show a client.
+
+    :param message: Why, for the client.
+    :param code: Why, as a short code for the audit log.
+    :param jti: The token's id, when its signature was valid.
+    """
+
+    def __init__(self, message: str, code: str = "bad_token", jti: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.jti = jti
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,8 +137,11 @@ class TokenSigner:
 
         :raises ValueError: ``expires_in`` is not positive.
         """
-        if expires_in <= 0:
-            raise ValueError("'expires_in' must be a positive number of seconds.")
+        if not 0 < expires_in <= MAX_EXPIRES_IN:
+            raise ValueError(
+                "'expires_in' must be a positive number of seconds, at most"
+                f" {MAX_EXPIRES_IN} (a year)."
+            )
 
         payload = {
             "jti": secrets.token_urlsafe(12),
@@ -143,31 +160,36 @@ class TokenSigner:
             payload, signed_at = self._serializer.loads(token, return_timestamp=True)
         except SignatureExpired:
             # Raised for a timestamp in the future too (age < 0).
-            raise TokenError("The token has expired.") from None
-        except BadData:
+            raise TokenError("The token has expired.", "token_expired") from None
+        except (BadData, ValueError, TypeError, OverflowError):
+            # BadData for anything tampered or signed otherwise; the rest
+            # so that no input, however odd, escapes as a server error.
             raise TokenError("The token is not valid.") from None
 
         if (
             not isinstance(payload, dict)
             or not isinstance(payload.get("jti"), str)
             or not isinstance(payload.get("exp"), int)
+            or isinstance(payload.get("exp"), bool)
+            or not 0 < payload["exp"] <= MAX_EXPIRES_IN
             or not isinstance(payload.get("scope"), list)
         ):
             raise TokenError("The token is not valid.")
 
+        jti = payload["jti"]
         now = time.time()
         expires_at = signed_at.timestamp() + payload["exp"]
 
         # itsdangerous checks neither a lifetime nor a future timestamp
         # unless given max_age, which differs per token; check both here.
         if signed_at.timestamp() > now + 1:
-            raise TokenError("The token is not valid.")
+            raise TokenError("The token is not valid.", "token_from_future", jti)
 
         if now > expires_at:
-            raise TokenError("The token has expired.")
+            raise TokenError("The token has expired.", "token_expired", jti)
 
         return SignedToken(
-            jti=payload["jti"],
+            jti=jti,
             scope=frozenset(str(s) for s in payload["scope"]),
             expires_at=expires_at,
         )

@@ -4,6 +4,7 @@ unauthenticated readiness endpoint.
 
 from __future__ import annotations
 
+import collections.abc as cabc
 import json
 import typing as t
 
@@ -11,22 +12,39 @@ from flask import Blueprint
 from flask import g
 from flask import jsonify
 from flask import request
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from .audit import ACCEPTED
+from .audit import clean
+from .audit import log_attempt
+from .audit import REFUSED
+from .auth import failure
+from .auth import Principal
 from .config import ROLE_SHUTDOWN
 from .config import ROLE_STATUS
 from .errors import json_error
 from .inflight import ON_FINISH_KEY
+from .security import Attempt
+from .security import lockout_error
 
 if t.TYPE_CHECKING:
     from flask import Response
 
-    from .auth import Principal
     from .extension import AppState
 
 #: The longest accepted shutdown reason, in characters.
 MAX_REASON_LENGTH = 500
 
-_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+#: The longest accepted ``Authorization`` header, in characters. Real
+#: credentials are far shorter; a longer value is refused before it is
+#: parsed or hashed.
+MAX_AUTHORIZATION_LENGTH = 4096
+
+#: The methods routed to the views, which answer all but the right one
+#: with a JSON 405. Others are caught before routing fails.
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def create_blueprint(state: AppState) -> Blueprint:
@@ -49,41 +67,148 @@ def create_blueprint(state: AppState) -> Blueprint:
     do_status = login_required(role=ROLE_STATUS)(lambda: _status(state))
 
     def shutdown_view() -> Response:
-        refusal = state.guard.check(request)
-
-        if refusal is not None:
-            return refusal
-
-        if request.method != "POST":
-            return json_error(
-                405,
-                "method_not_allowed",
-                f"Use POST to request a shutdown; {request.method} is not allowed.",
-                {"Allow": "POST"},
-            )
-
-        return do_shutdown()  # type: ignore[no-any-return]
+        return _guarded(state, "shutdown", ("POST",), do_shutdown)
 
     def status_view() -> Response:
-        refusal = state.guard.check(request)
+        return _guarded(state, "status", ("GET", "HEAD"), do_status)
 
-        if refusal is not None:
-            return refusal
+    views = {config.path: shutdown_view, config.status_path: status_view}
 
-        if request.method not in ("GET", "HEAD"):
-            return json_error(
-                405,
-                "method_not_allowed",
-                f"Use GET to read the shutdown status; {request.method} is not"
-                " allowed.",
-                {"Allow": "GET"},
-            )
+    # OPTIONS is routed to the views too, which refuse it: Flask's
+    # automatic answer is not JSON, and Flask-HTTPAuth lets OPTIONS through
+    # without credentials, so it must never reach the protected view.
+    for path, view in views.items():
+        bp.add_url_rule(
+            path,
+            view.__name__.removesuffix("_view"),
+            view,
+            methods=_ALL_METHODS,
+            provide_automatic_options=False,
+        )
 
-        return do_status()  # type: ignore[no-any-return]
+    @bp.before_app_request
+    def refuse_unrouted_methods() -> Response | None:
+        # Methods that no rule lists (TRACE, made-up ones) never reach a
+        # view: Werkzeug answers them with an HTML 405 and no audit record.
+        view = views.get(request.path)
 
-    bp.add_url_rule(config.path, "shutdown", shutdown_view, methods=_ALL_METHODS)
-    bp.add_url_rule(config.status_path, "status", status_view, methods=_ALL_METHODS)
+        if view is not None and isinstance(request.routing_exception, MethodNotAllowed):
+            return view()
+
+        return None
+
     return bp
+
+
+def _guarded(
+    state: AppState,
+    endpoint: str,
+    methods: tuple[str, ...],
+    view: cabc.Callable[[], Response],
+) -> Response:
+    """Run the checks that come before credentials, then ``view``, and
+    write the audit record whatever the outcome.
+    """
+    try:
+        rv, reason = _answer(state, methods, view)
+    except Exception:
+        _audit(endpoint, 500, "error")
+        raise
+
+    _audit(endpoint, rv.status_code, reason)
+    return rv
+
+
+def _answer(
+    state: AppState, methods: tuple[str, ...], view: cabc.Callable[[], Response]
+) -> tuple[Response, str]:
+    guard = state.guard
+    refusal = guard.check_network(request)
+
+    if refusal is not None:
+        return refusal, "forbidden_network"
+
+    refusal = guard.check_cross_site(request)
+
+    if refusal is not None:
+        return refusal, "cross_site"
+
+    if request.method not in methods:
+        return json_error(
+            405,
+            "method_not_allowed",
+            f"Use {methods[0]} here; {_clean_method(request.method)} is not allowed.",
+            {"Allow": ", ".join(methods)},
+        ), "method_not_allowed"
+
+    header = request.headers.get("Authorization")
+
+    if header is not None and len(header) > MAX_AUTHORIZATION_LENGTH:
+        return json_error(
+            400,
+            "bad_authorization",
+            "The Authorization header is longer than"
+            f" {MAX_AUTHORIZATION_LENGTH} characters.",
+        ), "bad_authorization"
+
+    # Counted before the credentials are checked, so that a burst of
+    # concurrent guesses cannot get past the limit while the password hash
+    # of the first ones runs.
+    attempt = guard.lockout.reserve(guard.client_key(request))
+
+    if not isinstance(attempt, Attempt):
+        return lockout_error(attempt), "too_many_attempts"
+
+    failed = True
+
+    try:
+        rv = state.auth.check_header() or view()
+        failed = rv.status_code == 401
+    finally:
+        # A failure stays counted for the window; a success counts no more.
+        guard.lockout.finish(attempt, failed=failed)
+
+    result = g.get("_shutdown_result")
+
+    if failed:
+        reason = (
+            result
+            or failure()[0]
+            or ("bad_authorization" if header else "no_credentials")
+        )
+        return rv, reason
+
+    if result is None:
+        result = "forbidden_role" if rv.status_code == 403 else "ok"
+
+    return rv, result
+
+
+def _audit(endpoint: str, status: int, reason: str) -> None:
+    user = g.get("flask_httpauth_user")
+
+    if isinstance(user, Principal):
+        principal: str | None = user.name
+    else:
+        principal = failure()[1]
+
+    log_attempt(
+        remote_addr=request.remote_addr,
+        method=request.method,
+        path=request.path,
+        endpoint=endpoint,
+        principal=principal,
+        outcome=ACCEPTED if status < 400 else REFUSED,
+        reason=reason,
+        status=status,
+        shutdown_reason=g.get("_shutdown_request_reason"),
+        shutdown_id=g.get("_shutdown_id"),
+    )
+
+
+def _clean_method(method: str) -> str:
+    # The method is echoed in the message: keep it short and printable.
+    return clean(method, 20) or ""
 
 
 def _current_principal() -> Principal:
@@ -95,12 +220,16 @@ def _shutdown(state: AppState) -> Response:
     reason = _read_reason(state.config.max_body)
 
     if not isinstance(reason, str):
+        g._shutdown_result = reason.get_json()["error"]
         return reason
+
+    g._shutdown_request_reason = reason
 
     if principal.signed is not None:
         assert state.signer is not None
 
         if not state.signer.consume(principal.signed):
+            g._shutdown_result = "token_used"
             return json_error(
                 401,
                 "token_used",
@@ -111,11 +240,14 @@ def _shutdown(state: AppState) -> Response:
     try:
         adapter = state.adapter_for(request.environ)
     except RuntimeError as e:
+        g._shutdown_result = "strategy_unavailable"
         return json_error(501, "strategy_unavailable", str(e))
 
     record, created = state.coordinator.request(
         reason=reason, requested_by=principal.name, source="http"
     )
+    g._shutdown_result = "shutdown_requested" if created else "shutdown_in_progress"
+    g._shutdown_id = record.id
 
     if created:
         callbacks = request.environ.get(ON_FINISH_KEY)
@@ -142,6 +274,7 @@ def _shutdown(state: AppState) -> Response:
 
 
 def _status(state: AppState) -> Response:
+    g._shutdown_result = "status_read"
     return jsonify(state.status())
 
 
@@ -164,10 +297,21 @@ def _read_reason(max_body: int) -> str | Response:
     if length is not None and length > max_body:
         return _too_large(max_body)
 
-    data = request.stream.read(max_body + 1)
+    try:
+        data = _read_at_most(max_body + 1)
+    except RequestEntityTooLarge:
+        # MAX_CONTENT_LENGTH of the app is lower than SHUTDOWN_MAX_BODY.
+        return _too_large(max_body)
+    except (HTTPException, OSError, ValueError):
+        # The client went away mid-body, or sent a broken chunked body.
+        return _incomplete()
 
     if len(data) > max_body:
         return _too_large(max_body)
+
+    if length is not None and len(data) < length:
+        # A body cut short is not executed, even if what arrived parses.
+        return _incomplete()
 
     if not data.strip():
         return ""
@@ -203,6 +347,28 @@ def _read_reason(max_body: int) -> str | Response:
 
     # Keep log lines whole: no control characters from the client.
     return "".join(ch if ch.isprintable() else " " for ch in reason)
+
+
+def _read_at_most(size: int) -> bytes:
+    """Read up to ``size`` bytes of the body: a single read may return
+    less than is coming.
+    """
+    chunks = []
+
+    while size > 0:
+        chunk = request.stream.read(size)
+
+        if not chunk:
+            break
+
+        chunks.append(chunk)
+        size -= len(chunk)
+
+    return b"".join(chunks)
+
+
+def _incomplete() -> Response:
+    return json_error(400, "bad_body", "The body could not be read in full.")
 
 
 def _too_large(max_body: int) -> Response:
