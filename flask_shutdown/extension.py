@@ -94,14 +94,18 @@ class AppState:
 
         return servers.resolve(self.config.strategy, environ)
 
-    def status(self) -> dict[str, t.Any]:
-        """The status report served by ``GET /shutdown/status``."""
+    def status(self, *, exclude: int = 0) -> dict[str, t.Any]:
+        """The status report served by ``GET /shutdown/status``.
+
+        :param exclude: Requests not to count as in flight: the status
+            request itself, when it asks.
+        """
         coordinator = self.coordinator
         record = coordinator.record
         rv: dict[str, t.Any] = {
             "phase": coordinator.phase.value,
             "ready": coordinator.accepting,
-            "in_flight": len(self.in_flight),
+            "in_flight": max(len(self.in_flight) - exclude, 0),
         }
 
         if record is None:

@@ -28,6 +28,11 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 
+#: How long serve() waits, after the stop, for responses still being
+#: written (status reads that arrived during the stop).
+_LAST_RESPONSES_TIMEOUT = 2.0
+
+
 def serve(
     app: WSGIApplication,
     host: str = "127.0.0.1",
@@ -101,4 +106,8 @@ def serve(
         return int(ExitCode.OK)
 
     state.coordinator.wait()
+    # Status and readiness requests are still answered while the server
+    # stops; give their threads a moment to finish writing before the
+    # process exits and cuts them off.
+    state.in_flight.wait_idle(_LAST_RESPONSES_TIMEOUT)
     return int(state.coordinator.record.exit_code)

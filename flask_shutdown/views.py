@@ -275,7 +275,8 @@ def _shutdown(state: AppState) -> Response:
 
 def _status(state: AppState) -> Response:
     g._shutdown_result = "status_read"
-    return jsonify(state.status())
+    # The status request is in flight itself; report the others.
+    return jsonify(state.status(exclude=1))
 
 
 def _ready(state: AppState) -> Response:

@@ -186,8 +186,8 @@ def test_status_report(make_app: AppFactory, serve: t.Any) -> None:
     assert data["phase"] == "running"
     assert data["ready"] is True
     assert data["shutdown_id"] is None
-    # The status request itself is in flight while it is answered.
-    assert data["in_flight"] == 1
+    # The status request does not count itself.
+    assert data["in_flight"] == 0
     assert requests.get(f"{server.url}/shutdown/status", timeout=5).status_code == 401
 
 
