@@ -7,10 +7,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import typing as t
 
 import pytest
 import requests
+from itsdangerous import URLSafeTimedSerializer
+
+from flask_shutdown.tokens import SALT
 
 from .conftest import AppFactory
 from .conftest import PASSWORD
@@ -223,5 +227,57 @@ def test_bad_bodies_are_refused(
     )
     assert rv.status_code == status
     assert rv.json()["error"] == error
+    assert app.extensions["shutdown"].coordinator.record is None
+    assert requests.get(server.url, timeout=5).text == "ok"
+
+
+class _PastSerializer(URLSafeTimedSerializer):
+    """Signs with a timestamp an hour ago, to make an expired token."""
+
+    def make_signer(self, salt: t.Any = None) -> t.Any:
+        signer = super().make_signer(salt)
+        signer.get_timestamp = lambda: int(time.time()) - 3600  # type: ignore[method-assign]
+        return signer
+
+
+@pytest.mark.parametrize("kind", ["tampered", "expired", "other-key", "session-cookie"])
+def test_bad_signed_tokens_over_http(
+    make_app: AppFactory, serve: t.Any, kind: str
+) -> None:
+    app, shutdown = make_app(SHUTDOWN_SIGNED_TOKENS=True, SECRET_KEY=SECRET_KEY)
+
+    with app.app_context():
+        good = shutdown.create_token(expires_in=60)
+
+    if kind == "tampered":
+        i = len(good) // 2
+        token = good[:i] + ("A" if good[i] != "A" else "B") + good[i + 1 :]
+    elif kind == "expired":
+        payload = {"jti": "old", "exp": 60, "scope": ["shutdown", "status"]}
+        token = _PastSerializer([SECRET_KEY], salt=SALT).dumps(payload)
+    elif kind == "other-key":
+        other, other_shutdown = make_app(
+            SHUTDOWN_SIGNED_TOKENS=True,
+            SECRET_KEY="another-secret-key-of-enough-length",
+        )
+
+        with other.app_context():
+            token = other_shutdown.create_token(expires_in=60)
+    else:
+        # A value signed with the same key for Flask's session cookie.
+        session = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+        token = session.dumps({"jti": "x", "exp": 60, "scope": ["shutdown"]})
+
+    server = serve(app)
+    rv = requests.post(
+        f"{server.url}/shutdown",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert rv.status_code == 401
+    assert rv.json()["error"] == "unauthorized"
+    # The expired token's signature is good: it fails for its age alone.
+    assert ("expired" in rv.json()["message"]) == (kind == "expired")
+    assert "WWW-Authenticate" in rv.headers
     assert app.extensions["shutdown"].coordinator.record is None
     assert requests.get(server.url, timeout=5).text == "ok"
