@@ -81,7 +81,9 @@ def test_callable_strategy(make_app: AppFactory, serve: t.Any) -> None:
     assert [r.server for r in stopped] == ["callable"]
 
 
-@pytest.mark.parametrize("name", ["werkzeug", "gunicorn", "waitress", "uwsgi"])
+@pytest.mark.parametrize(
+    "name", ["werkzeug-legacy", "werkzeug", "gunicorn", "waitress", "uwsgi"]
+)
 def test_named_adapter_that_does_not_apply(
     make_app: AppFactory, serve: t.Any, name: str
 ) -> None:

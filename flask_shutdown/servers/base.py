@@ -33,10 +33,24 @@ class ServerAdapter:
         """
         return None
 
+    #: Why an explicitly configured adapter does not apply, for the error
+    #: raised by :meth:`create` when :meth:`detect` finds nothing.
+    not_detected: t.ClassVar[str] = "this request was not served by that server."
+
     @classmethod
     def create(cls, environ: WSGIEnvironment | None) -> ServerAdapter:
-        """Return an adapter for an explicitly configured strategy."""
-        return cls()
+        """Return an adapter for an explicitly configured strategy.
+
+        :raises RuntimeError: The server running the app is not this kind.
+        """
+        adapter = cls.detect(environ)
+
+        if adapter is None:
+            raise RuntimeError(
+                f"SHUTDOWN_STRATEGY is {cls.name!r}, but {cls.not_detected}"
+            )
+
+        return adapter
 
     def stop(self, coordinator: Coordinator) -> None:
         """Stop the server. Called once, after the drain and the hooks."""

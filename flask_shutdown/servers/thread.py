@@ -246,6 +246,7 @@ class ThreadAdapter(ServerAdapter):
     """
 
     name = "thread"
+    not_detected = "this request was not served by a flask_shutdown.ServerThread."
 
     def __init__(
         self, server: ServerThread, trigger_thread: threading.Thread | None = None
@@ -265,18 +266,6 @@ class ThreadAdapter(ServerAdapter):
         # Detection runs in the view, so this is the thread serving the
         # shutdown request.
         return cls(server, threading.current_thread())
-
-    @classmethod
-    def create(cls, environ: WSGIEnvironment | None) -> ServerAdapter:
-        adapter = cls.detect(environ)
-
-        if adapter is None:
-            raise RuntimeError(
-                "SHUTDOWN_STRATEGY is 'thread', but this request was not served"
-                " by a flask_shutdown.ServerThread."
-            )
-
-        return adapter
 
     def stop(self, coordinator: Coordinator) -> None:
         trigger = self.trigger_thread

@@ -41,6 +41,7 @@ class WaitressAdapter(ServerAdapter):
     """Stops the waitress server that served the shutdown request."""
 
     name = "waitress"
+    not_detected = "this request was not served by waitress."
 
     def __init__(self, server: t.Any) -> None:
         #: The waitress server object (``TcpWSGIServer`` or similar).
@@ -58,18 +59,6 @@ class WaitressAdapter(ServerAdapter):
             return None
 
         return cls(server)
-
-    @classmethod
-    def create(cls, environ: WSGIEnvironment | None) -> ServerAdapter:
-        adapter = cls.detect(environ)
-
-        if adapter is None:
-            raise RuntimeError(
-                "SHUTDOWN_STRATEGY is 'waitress', but this request was not"
-                " served by waitress."
-            )
-
-        return adapter
 
     def stop(self, coordinator: Coordinator) -> None:
         deadline = time.monotonic() + coordinator.drain_timeout

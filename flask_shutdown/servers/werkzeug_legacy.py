@@ -28,6 +28,10 @@ class LegacyHookAdapter(ServerAdapter):
     """Calls Werkzeug's legacy shutdown hook."""
 
     name = "werkzeug-legacy"
+    not_detected = (
+        f"the request has no {HOOK_KEY!r} hook. It exists only on Werkzeug's"
+        " development server before Werkzeug 2.1."
+    )
     inline = True
 
     def __init__(self, hook: cabc.Callable[[], None]) -> None:
@@ -37,19 +41,6 @@ class LegacyHookAdapter(ServerAdapter):
     def detect(cls, environ: WSGIEnvironment | None) -> ServerAdapter | None:
         hook = None if environ is None else environ.get(HOOK_KEY)
         return None if hook is None else cls(hook)
-
-    @classmethod
-    def create(cls, environ: WSGIEnvironment | None) -> ServerAdapter:
-        adapter = cls.detect(environ)
-
-        if adapter is None:
-            raise RuntimeError(
-                "SHUTDOWN_STRATEGY is 'werkzeug-legacy', but the request has no"
-                f" {HOOK_KEY!r} hook. It exists only on Werkzeug's development"
-                " server before Werkzeug 2.1."
-            )
-
-        return adapter
 
     def stop(self, coordinator: Coordinator) -> None:
         with warnings.catch_warnings():

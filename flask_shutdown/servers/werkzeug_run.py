@@ -46,6 +46,7 @@ class WerkzeugAdapter(ServerAdapter):
     """Stops ``flask run`` / ``app.run()`` on Werkzeug >= 2.1."""
 
     name = "werkzeug"
+    not_detected = "this request was not served by 'flask run' or 'app.run()'."
 
     def __init__(self, address: t.Any = None) -> None:
         #: The local address of the connection that asked for the stop:
@@ -74,18 +75,6 @@ class WerkzeugAdapter(ServerAdapter):
             address = None
 
         return cls(address)
-
-    @classmethod
-    def create(cls, environ: WSGIEnvironment | None) -> ServerAdapter:
-        adapter = cls.detect(environ)
-
-        if adapter is None:
-            raise RuntimeError(
-                "SHUTDOWN_STRATEGY is 'werkzeug', but this request was not served"
-                " by 'flask run' or 'app.run()'."
-            )
-
-        return adapter
 
     def stop(self, coordinator: Coordinator) -> None:
         pid = os.getpid()
