@@ -111,12 +111,8 @@ class ShutdownConfig:
             tokens=_read_tokens(config["SHUTDOWN_TOKENS"]),
             users=_read_mapping("SHUTDOWN_USERS", config["SHUTDOWN_USERS"]),
             signed_tokens=bool(config["SHUTDOWN_SIGNED_TOKENS"]),
-            token_max_age=_read_number(
-                "SHUTDOWN_TOKEN_MAX_AGE", config["SHUTDOWN_TOKEN_MAX_AGE"], int
-            ),
-            min_token_length=_read_number(
-                "SHUTDOWN_MIN_TOKEN_LENGTH", config["SHUTDOWN_MIN_TOKEN_LENGTH"], int
-            ),
+            token_max_age=_read_number(config, "SHUTDOWN_TOKEN_MAX_AGE", int),
+            min_token_length=_read_number(config, "SHUTDOWN_MIN_TOKEN_LENGTH", int),
             roles=_read_roles(config["SHUTDOWN_ROLES"]),
             path=_read_path("SHUTDOWN_PATH", config["SHUTDOWN_PATH"]),
             ready_path=(
@@ -124,26 +120,14 @@ class ShutdownConfig:
                 if config["SHUTDOWN_READY_PATH"] is None
                 else _read_path("SHUTDOWN_READY_PATH", config["SHUTDOWN_READY_PATH"])
             ),
-            drain_timeout=_read_number(
-                "SHUTDOWN_DRAIN_TIMEOUT", config["SHUTDOWN_DRAIN_TIMEOUT"], float
-            ),
-            drain_delay=_read_number(
-                "SHUTDOWN_DRAIN_DELAY", config["SHUTDOWN_DRAIN_DELAY"], float
-            ),
-            hook_timeout=_read_number(
-                "SHUTDOWN_HOOK_TIMEOUT", config["SHUTDOWN_HOOK_TIMEOUT"], float
-            ),
+            drain_timeout=_read_number(config, "SHUTDOWN_DRAIN_TIMEOUT", float),
+            drain_delay=_read_number(config, "SHUTDOWN_DRAIN_DELAY", float),
+            hook_timeout=_read_number(config, "SHUTDOWN_HOOK_TIMEOUT", float),
             strategy=config["SHUTDOWN_STRATEGY"],
             allowed_networks=_read_networks(config["SHUTDOWN_ALLOWED_NETWORKS"]),
-            lockout_attempts=_read_number(
-                "SHUTDOWN_LOCKOUT_ATTEMPTS", config["SHUTDOWN_LOCKOUT_ATTEMPTS"], int
-            ),
-            lockout_window=_read_number(
-                "SHUTDOWN_LOCKOUT_WINDOW", config["SHUTDOWN_LOCKOUT_WINDOW"], float
-            ),
-            max_body=_read_number(
-                "SHUTDOWN_MAX_BODY", config["SHUTDOWN_MAX_BODY"], int
-            ),
+            lockout_attempts=_read_number(config, "SHUTDOWN_LOCKOUT_ATTEMPTS", int),
+            lockout_window=_read_number(config, "SHUTDOWN_LOCKOUT_WINDOW", float),
+            max_body=_read_number(config, "SHUTDOWN_MAX_BODY", int),
             trusted_origins=_read_origins(config["SHUTDOWN_TRUSTED_ORIGINS"]),
         )
 
@@ -215,7 +199,9 @@ def _read_roles(value: t.Any) -> dict[str, frozenset[str]]:
 _N = t.TypeVar("_N", int, float)
 
 
-def _read_number(key: str, value: t.Any, kind: type[_N]) -> _N:
+def _read_number(config: cabc.Mapping[str, t.Any], key: str, kind: type[_N]) -> _N:
+    value = config[key]
+
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise RuntimeError(f"{key!r} must be a number of zero or more, not {value!r}.")
 
