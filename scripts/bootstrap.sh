@@ -41,17 +41,23 @@ test)
     venv_install .venv test requirements/dev.txt
     venv_install .venv-legacy test requirements/legacy.txt
 
-    if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    # System tools the tests drive for real: nginx (the load-balancer
+    # test) and curl (the operator's client).
+    missing=()
+    [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+
+    if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" != 0 ]; then
-            echo "bootstrap: nginx is needed for the load-balancer test;" \
-                "install it (Debian: apt-get install nginx-light) or run as root." >&2
+            echo "bootstrap: the tests need ${missing[*]} (Debian packages);" \
+                "install them or run this as root." >&2
             exit 1
         fi
 
-        echo "bootstrap: installing nginx (Debian package)" >&2
+        echo "bootstrap: installing ${missing[*]} (Debian packages)" >&2
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq >/dev/null
-        apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
     ;;
 *)

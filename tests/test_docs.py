@@ -95,3 +95,15 @@ def test_readme_samples_run_and_stop_a_real_server() -> None:
 
     with pytest.raises(requests.ConnectionError):
         requests.get(server.url, timeout=2)
+
+
+def test_every_config_key_is_documented_with_its_default() -> None:
+    from flask_shutdown.config import DEFAULTS
+
+    text = (ROOT / "docs" / "config.rst").read_text()
+
+    for key, default in DEFAULTS.items():
+        assert f".. data:: {key}\n" in text, f"{key} is not in docs/config.rst"
+        section = text.split(f".. data:: {key}\n", 1)[1].split(".. data::", 1)[0]
+        assert f"Default: ``{default!r}``".replace("'", '"') in section, key
+        assert ".. versionadded::" in section, key
