@@ -252,7 +252,11 @@ def test_send_status_refused_watches_the_port(
     """A token that may shut down but not read the status: the port
     tells when the server is gone.
     """
-    app, shutdown = make_app(SECRET_KEY=SECRET_KEY, SHUTDOWN_SIGNED_TOKENS=True)
+    # The drain delay keeps the server up for the first status poll, which
+    # this token may not make.
+    app, shutdown = make_app(
+        SECRET_KEY=SECRET_KEY, SHUTDOWN_SIGNED_TOKENS=True, SHUTDOWN_DRAIN_DELAY=1.0
+    )
     with app.app_context():
         token = shutdown.create_token(60, scope=["shutdown"])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import typing as t
 
+import pytest
 import requests
 from flask import current_app
 
@@ -78,3 +79,21 @@ def test_failing_and_hanging_hooks_do_not_stop_the_rest(
     ]
     assert "ValueError: database already closed" in status["hooks"][0]["error"]
     assert status["exit_code"] == ExitCode.HOOK_FAILED
+
+
+def test_hooks_run_inline_when_threads_are_refused(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python 3.12+ refuses new threads at interpreter exit, which is when
+    # atexit runs the hooks in server workers: the hook must still run.
+    app, shutdown = make_app()
+    calls = []
+    shutdown.teardown(lambda: calls.append(threading.current_thread()))
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    results = app.extensions["shutdown"].coordinator.run_hooks_once()
+    assert [r.status for r in results] == ["ok"]
+    assert calls == [threading.current_thread()]
