@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python bench/bench.py > bench/results.txt
 
 Progress goes to standard error, the tables to standard output. Options:
-``--trials N`` (default 10), ``--budget S`` (default 220 s; no new trial is
+``--trials N`` (default 10), ``--budget S`` (default 360 s; no new trial is
 started after this), ``--only KEYS`` (comma-separated; ``A`` selects every
 row whose key starts with ``A``). ``bench/README.md`` explains each row.
 
@@ -216,9 +216,10 @@ def wait_for_port(
     log_path: str, deadline: float, alive: cabc.Callable[[], bool]
 ) -> int:
     """Read the port a server picked from the URL it prints on start-up
-    (gunicorn, waitress and Werkzeug all print ``http://HOST:PORT``).
+    (gunicorn, waitress and Werkzeug print ``http://HOST:PORT``; uWSGI
+    prints ``bound to TCP address HOST:PORT``).
     """
-    pattern = re.compile(rf"http://{re.escape(HOST)}:(\d+)")
+    pattern = re.compile(rf"(?:http://|TCP address ){re.escape(HOST)}:(\d+)")
 
     while perf() < deadline:
         with open(log_path, errors="replace") as f:
@@ -1158,6 +1159,26 @@ class Bench:
             "bench:create_app",
         ]
 
+    def uwsgi_cmd(self, port: int) -> list[str]:
+        # The master FIFO is uWSGI's one graceful stop; POST /shutdown
+        # writes "q" to it. The stopper thread needs --enable-threads.
+        self._logn += 1
+        fifo = os.path.join(self.tmp, f"uwsgi-{self._logn}.fifo")
+        return [
+            os.path.join(os.path.dirname(sys.executable), "uwsgi"),
+            "--master",
+            "--processes",
+            "2",
+            "--http-socket",
+            f"{HOST}:{port}",
+            "--module",
+            "bench:create_app()",
+            "--need-app",
+            "--enable-threads",
+            "--master-fifo",
+            fifo,
+        ]
+
     def process_start(
         self,
         tag: str,
@@ -1560,6 +1581,7 @@ class Bench:
         so. To add a server, add its command and rows here.
         """
         gunicorn = ("Booting worker", 2)
+        uwsgi = ("spawned uWSGI worker", 2)
         specs = [
             RealServer(
                 "E1",
@@ -1603,6 +1625,23 @@ class Bench:
                 self.waitress_cmd,
                 None,
                 "waitress",
+            ),
+            RealServer(
+                "E7",
+                "uWSGI --master, 2 workers, SIGINT",
+                "uwsgi",
+                self.uwsgi_cmd,
+                signal.SIGINT,
+                ready_marker=uwsgi,
+            ),
+            RealServer(
+                "E8",
+                "uWSGI --master, 2 workers, POST /shutdown",
+                "uwsgi",
+                self.uwsgi_cmd,
+                None,
+                "uwsgi",
+                uwsgi,
             ),
         ]
 
@@ -1987,7 +2026,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--budget",
         type=float,
-        default=220.0,
+        default=360.0,
         help="seconds; no new trial is started past this",
     )
     parser.add_argument(

@@ -13,7 +13,7 @@ logger = logging.getLogger("flask_shutdown")
 
 #: How often the accept queue is read, and how many empty reads in a row
 #: mean it has drained.
-_POLL_INTERVAL = 0.05
+_POLL_INTERVAL = 0.02
 _EMPTY_POLLS = 3
 
 
