@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import base64
 import collections.abc as cabc
-import dataclasses
 import enum
-import http.client
 import json
 import os
-import socket
 import sys
 import threading
 import time
@@ -30,6 +27,11 @@ import urllib.request
 import click
 from flask import current_app
 from flask.cli import AppGroup
+
+from .client import port_open
+from .client import request
+from .client import Response
+from .client import Unreachable
 
 #: The environment variables the commands read credentials from, so that
 #: secrets stay out of shell history and process listings.
@@ -63,8 +65,6 @@ class CliExit(enum.IntEnum):
 
 _REFUSED_STATUSES = frozenset({401, 403, 429})
 
-#: How long one HTTP request may take at most.
-_REQUEST_TIMEOUT = 10.0
 
 shutdown_command = AppGroup(
     "shutdown",
@@ -144,93 +144,7 @@ def hash_password_command() -> None:
     click.echo(generate_password_hash(password))
 
 
-# -- HTTP --------------------------------------------------------------------
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # Following a redirect would send the credentials to another URL, and
-    # turn the POST into a GET. Report the redirect instead.
-    def redirect_request(self, *args: t.Any, **kwargs: t.Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
-@dataclasses.dataclass
-class _Response:
-    status: int
-    body: dict[str, t.Any] | None
-    text: str
-
-
-class _Unreachable(Exception):
-    """Nothing answered. ``refused`` means the port is closed."""
-
-    def __init__(self, message: str, refused: bool) -> None:
-        super().__init__(message)
-        self.refused = refused
-
-
-def _open(req: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
-    try:
-        with _opener.open(req, timeout=timeout) as rv:
-            return rv.status, rv.read()
-    except urllib.error.HTTPError as e:
-        # An error status is an answer too; its body says why.
-        with e:
-            return e.code, e.read()
-
-
-def _request(
-    method: str,
-    url: str,
-    auth: str,
-    data: dict[str, t.Any] | None = None,
-    timeout: float = _REQUEST_TIMEOUT,
-) -> _Response:
-    headers = {"Accept": "application/json", "Authorization": auth}
-    payload = None
-
-    if data is not None:
-        payload = json.dumps(data).encode()
-        headers["Content-Type"] = "application/json"
-
-    req = urllib.request.Request(url, data=payload, headers=headers, method=method)
-
-    try:
-        status, raw = _open(req, timeout)
-    except urllib.error.URLError as e:
-        reason = e.reason
-        refused = isinstance(reason, ConnectionRefusedError)
-        raise _Unreachable(str(reason), refused) from None
-    except (OSError, ValueError, http.client.HTTPException) as e:
-        # A timeout, or the server closing the connection mid-request (a
-        # server that is exiting may cut a response short).
-        raise _Unreachable(str(e) or type(e).__name__, False) from None
-
-    text = raw.decode("utf-8", "replace")
-
-    try:
-        body = json.loads(text)
-    except ValueError:
-        body = None
-
-    return _Response(status, body if isinstance(body, dict) else None, text)
-
-
-def _port_open(url: str, timeout: float = 1.0) -> bool:
-    parts = urllib.parse.urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-
-    try:
-        with socket.create_connection((parts.hostname or "", port), timeout):
-            return True
-    except ConnectionRefusedError:
-        return False
-    except OSError:
-        # Not refused (a timeout, a reset): something may still hold it.
-        return True
+# -- URLs and credentials ----------------------------------------------------
 
 
 def _endpoints(url: str) -> tuple[str, str]:
@@ -305,14 +219,14 @@ def _auth_header(token: str | None, user: str | None) -> str:
     )
 
 
-def _describe_error(rv: _Response) -> str:
+def _describe_error(rv: Response) -> str:
     if rv.body is not None and "message" in rv.body:
         return f"HTTP {rv.status}: {rv.body['message']}"
 
     return f"HTTP {rv.status}: {rv.text.strip()[:200] or 'empty body'}"
 
 
-def _refusal_code(rv: _Response) -> CliExit:
+def _refusal_code(rv: Response) -> CliExit:
     return CliExit.REFUSED if rv.status in _REFUSED_STATUSES else CliExit.FAILED
 
 
@@ -386,8 +300,8 @@ def _send_one(
     data = {"reason": reason} if reason else None
 
     try:
-        rv = _request("POST", endpoint, auth, data)
-    except _Unreachable as e:
+        rv = request("POST", endpoint, auth, data)
+    except Unreachable as e:
         reporter.line(label, f"unreachable: {e}", err=True)
         return CliExit.UNREACHABLE
 
@@ -423,8 +337,8 @@ def _send_one(
 
         if poll_status:
             try:
-                st = _request("GET", status_url, auth, timeout=min(remaining, 5.0))
-            except _Unreachable as e:
+                st = request("GET", status_url, auth, timeout=min(remaining, 5.0))
+            except Unreachable as e:
                 if e.refused:
                     break
 
@@ -451,7 +365,7 @@ def _send_one(
                     reporter.progress(label, "waiting for the port to close")
                     poll_status = False
 
-        if not poll_status and not _port_open(endpoint, min(remaining, 1.0)):
+        if not poll_status and not port_open(endpoint, min(remaining, 1.0)):
             break
 
         time.sleep(min(interval, max(deadline - time.monotonic(), 0)))
@@ -599,8 +513,8 @@ def status_command(
     auth = _auth_header(token, user)
 
     try:
-        rv = _request("GET", status_url, auth)
-    except _Unreachable as e:
+        rv = request("GET", status_url, auth)
+    except Unreachable as e:
         click.echo(f"{url}: unreachable: {e}", err=True)
         sys.exit(CliExit.UNREACHABLE)
 

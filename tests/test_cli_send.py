@@ -231,7 +231,7 @@ def test_send_reports_hooks_when_the_stopped_report_was_read(
 
 def test_port_open_for_unresolvable_host() -> None:
     """Not a refusal: the host may come back, keep waiting."""
-    from flask_shutdown.cli import _port_open
+    from flask_shutdown.client import port_open as _port_open
 
     assert _port_open("http://host.invalid:5000", 0.5)
 
