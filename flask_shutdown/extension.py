@@ -94,6 +94,45 @@ class AppState:
 
         return servers.resolve(self.config.strategy, environ)
 
+    def begin(
+        self,
+        environ: WSGIEnvironment | None,
+        *,
+        reason: str,
+        requested_by: str,
+        source: str,
+        adapter: ServerAdapter | None = None,
+    ) -> tuple[ShutdownRecord, bool]:
+        """Accept a shutdown and start its sequence: once the response of
+        the request in ``environ`` has been sent in full, or at once when
+        there is no request. Idempotent, like
+        :meth:`Coordinator.request <flask_shutdown.sequence.Coordinator.request>`.
+
+        :param environ: The triggering request's environ, or ``None``.
+        :param adapter: Stops the server; chosen by :meth:`adapter_for`
+            when not given.
+        :returns: The record and whether this call created it.
+        :raises RuntimeError: The configured strategy does not apply;
+            nothing has changed then.
+        """
+        if adapter is None:
+            adapter = self.adapter_for(environ)
+
+        record, created = self.coordinator.request(
+            reason=reason, requested_by=requested_by, source=source
+        )
+
+        if created:
+            callbacks = None if environ is None else environ.get(ON_FINISH_KEY)
+
+            # From the end of the response, not after a fixed sleep.
+            if callbacks is not None:
+                callbacks.append(lambda: self.coordinator.start(adapter))
+            else:
+                self.coordinator.start(adapter)
+
+        return record, created
+
     def status(self, *, exclude: int = 0) -> dict[str, t.Any]:
         """The status report served by ``GET /shutdown/status``.
 
@@ -299,21 +338,10 @@ class Shutdown:
         if app is None:
             app = current_app._get_current_object()  # type: ignore[attr-defined]
 
-        state = self._state(app)
         environ = request.environ if has_request_context() else None
-        adapter = state.adapter_for(environ)
-        record, created = state.coordinator.request(
-            reason=reason, requested_by=requested_by, source="code"
+        record, _ = self._state(app).begin(
+            environ, reason=reason, requested_by=requested_by, source="code"
         )
-
-        if created:
-            callbacks = None if environ is None else environ.get(ON_FINISH_KEY)
-
-            if callbacks is not None:
-                callbacks.append(lambda: state.coordinator.start(adapter))
-            else:
-                state.coordinator.start(adapter)
-
         return record
 
     def status(self, app: Flask | None = None) -> dict[str, t.Any]:

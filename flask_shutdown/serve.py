@@ -69,10 +69,13 @@ def serve(
             server.stop_serving()
             return
 
-        state.coordinator.request(
-            reason=f"received {name}", requested_by=f"signal:{name}", source="signal"
+        state.begin(
+            None,
+            reason=f"received {name}",
+            requested_by=f"signal:{name}",
+            source="signal",
+            adapter=ThreadAdapter(server),
         )
-        state.coordinator.start(ThreadAdapter(server))
 
     def on_signal(signum: int, frame: types.FrameType | None) -> None:
         nonlocal interrupts

@@ -25,7 +25,6 @@ from .auth import Principal
 from .config import ROLE_SHUTDOWN
 from .config import ROLE_STATUS
 from .errors import json_error
-from .inflight import ON_FINISH_KEY
 from .security import Attempt
 from .security import lockout_error
 
@@ -243,21 +242,15 @@ def _shutdown(state: AppState) -> Response:
         g._shutdown_result = "strategy_unavailable"
         return json_error(501, "strategy_unavailable", str(e))
 
-    record, created = state.coordinator.request(
-        reason=reason, requested_by=principal.name, source="http"
+    record, created = state.begin(
+        request.environ,
+        reason=reason,
+        requested_by=principal.name,
+        source="http",
+        adapter=adapter,
     )
     g._shutdown_result = "shutdown_requested" if created else "shutdown_in_progress"
     g._shutdown_id = record.id
-
-    if created:
-        callbacks = request.environ.get(ON_FINISH_KEY)
-
-        # Start once this response has been sent in full: from the end of
-        # the response, not after a fixed sleep.
-        if callbacks is not None:
-            callbacks.append(lambda: state.coordinator.start(adapter))
-        else:
-            state.coordinator.start(adapter)
 
     body = {
         "status": "accepted",

@@ -190,12 +190,16 @@ class ServerThread(threading.Thread):
             self.stop_serving()
             return
 
-        coordinator = state.coordinator
-        coordinator.request(reason=reason, requested_by="code", source="code")
-        coordinator.start(ThreadAdapter(self))
+        state.begin(
+            None,
+            reason=reason,
+            requested_by="code",
+            source="code",
+            adapter=ThreadAdapter(self),
+        )
 
         if threading.current_thread() is not self:
-            coordinator.wait()
+            state.coordinator.wait()
             self._stopped.wait()
 
     def stop_serving(self) -> None:
