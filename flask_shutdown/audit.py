@@ -1,7 +1,8 @@
 """The audit trail: one log record for every request to the shutdown and
 status endpoints, accepted or refused.
 
-Records go to the ``flask_shutdown`` logger. Each carries an
+Records go to the ``flask_shutdown.audit`` logger, so that they can be
+routed, kept or silenced apart from the rest of the package's logging. Each carries an
 :class:`AuditEvent` as ``record.audit``, so a handler or formatter can
 ship the fields as structured data:
 
@@ -27,7 +28,7 @@ import datetime
 import logging
 import typing as t
 
-logger = logging.getLogger("flask_shutdown")
+logger = logging.getLogger(__name__)
 
 #: Longest text kept from a field the client controls (the path, the
 #: method, the shutdown reason), so that one request cannot write a
@@ -98,7 +99,7 @@ def log_attempt(
     shutdown_reason: str | None = None,
     shutdown_id: str | None = None,
 ) -> AuditEvent:
-    """Log one attempt on the ``flask_shutdown`` logger: refusals and
+    """Log one attempt on the ``flask_shutdown.audit`` logger: refusals and
     accepted shutdowns at ``WARNING``, accepted status reads at ``INFO``.
 
     :returns: The event that was logged.

@@ -5,11 +5,16 @@ read once per app by :meth:`flask_shutdown.Shutdown.init_app`.
 from __future__ import annotations
 
 import collections.abc as cabc
+import copy
 import dataclasses
 import ipaddress
 import typing as t
 
-from .security import normalize_origin
+from .adapters.registry import check_strategy
+from .adapters.registry import Strategy
+from .addresses import normalize_origin
+from .tokens import MIN_SECRET_KEY_LENGTH
+from .tokens import PLACEHOLDER_KEYS
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -43,6 +48,19 @@ ROLE_SHUTDOWN = "shutdown"
 ROLE_STATUS = "status"
 ALL_ROLES = frozenset({ROLE_SHUTDOWN, ROLE_STATUS})
 
+#: The keyword arguments of :class:`~flask_shutdown.Shutdown` and the key
+#: each one is the default of. Credentials are only read from config.
+ARGUMENT_KEYS: dict[str, str] = {
+    "path": "SHUTDOWN_PATH",
+    "ready_path": "SHUTDOWN_READY_PATH",
+    "drain_timeout": "SHUTDOWN_DRAIN_TIMEOUT",
+    "drain_delay": "SHUTDOWN_DRAIN_DELAY",
+    "hook_timeout": "SHUTDOWN_HOOK_TIMEOUT",
+    "strategy": "SHUTDOWN_STRATEGY",
+}
+
+_HASH_METHODS = ("scrypt", "pbkdf2")
+
 
 @dataclasses.dataclass(frozen=True)
 class ShutdownConfig:
@@ -65,7 +83,7 @@ class ShutdownConfig:
     drain_timeout: float
     drain_delay: float
     hook_timeout: float
-    strategy: str | cabc.Callable[..., t.Any]
+    strategy: Strategy
     allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     lockout_attempts: int
     lockout_window: float
@@ -73,6 +91,10 @@ class ShutdownConfig:
     #: Origins of other sites whose pages may call the endpoint, as
     #: ``scheme://host[:port]``.
     trusted_origins: tuple[str, ...] = ()
+    #: Keys that sign and verify tokens, oldest to newest (the last one
+    #: signs): ``[*SECRET_KEY_FALLBACKS, SECRET_KEY]``; empty when signed
+    #: tokens are off.
+    signing_keys: tuple[str | bytes, ...] = ()
 
     @property
     def status_path(self) -> str:
@@ -87,32 +109,45 @@ class ShutdownConfig:
         return bool(self.tokens or self.users or self.signed_tokens)
 
     @classmethod
-    def from_app(cls, app: Flask, **overrides: t.Any) -> ShutdownConfig:
-        """Apply the defaults to ``app.config`` and read every key once.
+    def from_app(cls, app: Flask, **arguments: t.Any) -> ShutdownConfig:
+        """Apply the defaults to ``app.config``, read every key once, and
+        make every check the config needs: the one place where a bad or
+        unsafe value is refused.
 
         :param app: The app to read.
-        :param overrides: Constructor arguments of the extension; a key set
-            in ``app.config`` wins over them.
-        :raises RuntimeError: A key has a value of the wrong kind.
+        :param arguments: Keyword arguments of the extension, named as in
+            :data:`ARGUMENT_KEYS`; a key set in ``app.config`` wins over
+            them.
+        :raises RuntimeError: A key has a value of the wrong kind, or an
+            unsafe one (a weak secret, a plain password).
         """
         config = app.config
+        defaults = dict(DEFAULTS)
 
-        for key, default in DEFAULTS.items():
-            name = key[len("SHUTDOWN_") :].lower()
+        for name, value in arguments.items():
+            if value is not None:
+                defaults[ARGUMENT_KEYS[name]] = value
 
-            if name in overrides and overrides[name] is not None:
-                default = overrides[name]
-
+        for key, default in defaults.items():
             # Copy mutable defaults so that one app's config never shares a
             # list or dict with another's.
-            config.setdefault(key, _copy(default))
+            config.setdefault(key, copy.copy(default))
+
+        signed_tokens = _read_bool(config, "SHUTDOWN_SIGNED_TOKENS")
+        tokens = _read_tokens(config["SHUTDOWN_TOKENS"])
+        min_token_length = _read_number(config, "SHUTDOWN_MIN_TOKEN_LENGTH", int)
+        _check_tokens(tokens, min_token_length)
+        users = _read_mapping("SHUTDOWN_USERS", config["SHUTDOWN_USERS"])
+        _check_users(users)
+        strategy = config["SHUTDOWN_STRATEGY"]
+        check_strategy(strategy)
 
         return cls(
-            tokens=_read_tokens(config["SHUTDOWN_TOKENS"]),
-            users=_read_mapping("SHUTDOWN_USERS", config["SHUTDOWN_USERS"]),
-            signed_tokens=bool(config["SHUTDOWN_SIGNED_TOKENS"]),
+            tokens=tokens,
+            users=users,
+            signed_tokens=signed_tokens,
             token_max_age=_read_number(config, "SHUTDOWN_TOKEN_MAX_AGE", int),
-            min_token_length=_read_number(config, "SHUTDOWN_MIN_TOKEN_LENGTH", int),
+            min_token_length=min_token_length,
             roles=_read_roles(config["SHUTDOWN_ROLES"]),
             path=_read_path("SHUTDOWN_PATH", config["SHUTDOWN_PATH"]),
             ready_path=(
@@ -123,23 +158,95 @@ class ShutdownConfig:
             drain_timeout=_read_number(config, "SHUTDOWN_DRAIN_TIMEOUT", float),
             drain_delay=_read_number(config, "SHUTDOWN_DRAIN_DELAY", float),
             hook_timeout=_read_number(config, "SHUTDOWN_HOOK_TIMEOUT", float),
-            strategy=config["SHUTDOWN_STRATEGY"],
+            strategy=strategy,
             allowed_networks=_read_networks(config["SHUTDOWN_ALLOWED_NETWORKS"]),
             lockout_attempts=_read_number(config, "SHUTDOWN_LOCKOUT_ATTEMPTS", int),
             lockout_window=_read_number(config, "SHUTDOWN_LOCKOUT_WINDOW", float),
             max_body=_read_number(config, "SHUTDOWN_MAX_BODY", int),
             trusted_origins=_read_origins(config["SHUTDOWN_TRUSTED_ORIGINS"]),
+            signing_keys=_read_signing_keys(config) if signed_tokens else (),
         )
 
 
-def _copy(value: t.Any) -> t.Any:
-    if isinstance(value, list):
-        return list(value)
+def _read_bool(config: cabc.Mapping[str, t.Any], key: str) -> bool:
+    # bool("false") is True: a string that only looks like a boolean
+    # must not turn a credential on.
+    value = config[key]
 
-    if isinstance(value, dict):
-        return dict(value)
+    if isinstance(value, bool):
+        return value
 
-    return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE:
+        return True
+
+    if isinstance(value, str) and value.strip().lower() in _FALSE:
+        return False
+
+    raise RuntimeError(f"{key!r} must be True or False, not {value!r}.")
+
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def _read_signing_keys(config: cabc.Mapping[str, t.Any]) -> tuple[str | bytes, ...]:
+    fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
+
+    if isinstance(fallbacks, (str, bytes)):
+        fallbacks = [fallbacks]
+
+    keys = (*fallbacks, config.get("SECRET_KEY"))
+
+    for i, key in enumerate(keys):
+        _check_secret_key(
+            key, "SECRET_KEY" if i == len(keys) - 1 else "SECRET_KEY_FALLBACKS"
+        )
+
+    return keys
+
+
+def _check_secret_key(key: t.Any, what: str) -> None:
+    if not key:
+        raise RuntimeError(
+            f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is not set. Set it to a"
+            " long random value, such as the output of"
+            " 'python -c \"import secrets; print(secrets.token_hex())\"'."
+        )
+
+    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+
+    if text.strip().lower() in PLACEHOLDER_KEYS or len(text) < MIN_SECRET_KEY_LENGTH:
+        raise RuntimeError(
+            f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is a placeholder or"
+            f" shorter than {MIN_SECRET_KEY_LENGTH} characters, so anyone could"
+            " forge a shutdown token. Set it to a long random value."
+        )
+
+
+def _check_tokens(tokens: dict[str, str], min_length: int) -> None:
+    for name, secret in tokens.items():
+        if len(secret) < min_length:
+            raise RuntimeError(
+                f"The shutdown token named {name!r} in 'SHUTDOWN_TOKENS' is"
+                f" shorter than {min_length} characters (SHUTDOWN_MIN_TOKEN_LENGTH)."
+                " Use a long random value, such as the output of"
+                " 'python -c \"import secrets; print(secrets.token_urlsafe(32))\"'."
+            )
+
+
+def _check_users(users: dict[str, str]) -> None:
+    for name, value in users.items():
+        method = (
+            value.split("$", 1)[0].split(":", 1)[0] if isinstance(value, str) else ""
+        )
+
+        if method not in _HASH_METHODS or value.count("$") != 2:
+            raise RuntimeError(
+                f"The password of user {name!r} in 'SHUTDOWN_USERS' is not a"
+                " Werkzeug password hash. Store"
+                " werkzeug.security.generate_password_hash(password) (or the"
+                " output of 'flask shutdown hash-password'), never the password."
+            )
 
 
 def _read_tokens(value: t.Any) -> dict[str, str]:

@@ -6,28 +6,28 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import logging
+import threading
 import typing as t
 
 from flask import current_app
 from flask import has_request_context
 from flask import request
 
-from . import servers
+from .adapters.registry import prepare_process
+from .adapters.registry import resolve
+from .adapters.thread import ThreadAdapter
+from .adapters.thread import TRIGGER_JOIN_TIMEOUT
 from .auth import Authenticator
-from .auth import check_tokens
-from .auth import check_users
 from .config import ALL_ROLES
 from .config import ShutdownConfig
 from .hooks import Hook
 from .hooks import HookFunc
 from .inflight import InFlight
-from .inflight import ON_FINISH_KEY
+from .inflight import TICKET_KEY
 from .inflight import TrackingMiddleware
 from .security import Guard
 from .sequence import Coordinator
-from .sequence import ShutdownRecord
-from .servers.thread import ServerThread
-from .servers.thread import ThreadAdapter
+from .server import ServerThread
 from .tokens import TokenSigner
 from .views import create_blueprint
 
@@ -35,16 +35,20 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
     from flask import Flask
 
-    from .servers.base import ServerAdapter
+    from .adapters.base import ServerAdapter
+    from .record import ShutdownRecord
 
-logger = logging.getLogger("flask_shutdown")
+logger = logging.getLogger(__name__)
 
 _F = t.TypeVar("_F", bound=HookFunc)
 
 
 class AppState:
     """What :class:`Shutdown` keeps for one app, in
-    ``app.extensions["shutdown"]``.
+    ``app.extensions["shutdown"]``. It is also the app's
+    :class:`~flask_shutdown.server.Lifecycle`: a
+    :class:`~flask_shutdown.ServerThread` serving the app asks it to run
+    the graceful sequence.
     """
 
     def __init__(self, extension: Shutdown, app: Flask, config: ShutdownConfig) -> None:
@@ -64,12 +68,7 @@ class AppState:
             hook_timeout=config.hook_timeout,
         )
         #: Signs and verifies tokens, or ``None`` when signed tokens are off.
-        self.signer: TokenSigner | None = None
-
-        if config.signed_tokens:
-            keys = [*(app.config.get("SECRET_KEY_FALLBACKS") or [])]
-            keys.append(app.config.get("SECRET_KEY"))
-            self.signer = TokenSigner(keys)
+        self.signer = TokenSigner(config.signing_keys) if config.signed_tokens else None
 
         self.auth = Authenticator(config, self.signer)
         self.guard = Guard(config)
@@ -92,9 +91,9 @@ class AppState:
         ):
             return ThreadAdapter(thread)
 
-        return servers.resolve(self.config.strategy, environ)
+        return resolve(self.config.strategy, environ)
 
-    def begin(
+    def trigger(
         self,
         environ: WSGIEnvironment | None,
         *,
@@ -103,10 +102,10 @@ class AppState:
         source: str,
         adapter: ServerAdapter | None = None,
     ) -> tuple[ShutdownRecord, bool]:
-        """Accept a shutdown and start its sequence: once the response of
+        """Accept a shutdown and run its sequence: once the response of
         the request in ``environ`` has been sent in full, or at once when
         there is no request. Idempotent, like
-        :meth:`Coordinator.request <flask_shutdown.sequence.Coordinator.request>`.
+        :meth:`Coordinator.trigger <flask_shutdown.sequence.Coordinator.trigger>`.
 
         :param environ: The triggering request's environ, or ``None``.
         :param adapter: Stops the server; chosen by :meth:`adapter_for`
@@ -118,20 +117,57 @@ class AppState:
         if adapter is None:
             adapter = self.adapter_for(environ)
 
-        record, created = self.coordinator.request(
-            reason=reason, requested_by=requested_by, source=source
+        ticket = None if environ is None else environ.get(TICKET_KEY)
+        after_response = None
+
+        if ticket is not None:
+            # From the end of the response, not after a fixed sleep.
+            def after_response(callback: cabc.Callable[[], None]) -> None:
+                self.in_flight.after(ticket, callback)
+
+        return self.coordinator.trigger(
+            adapter,
+            reason=reason,
+            requested_by=requested_by,
+            source=source,
+            after_response=after_response,
         )
 
-        if created:
-            callbacks = None if environ is None else environ.get(ON_FINISH_KEY)
+    # -- Lifecycle of a ServerThread serving the app -------------------------
 
-            # From the end of the response, not after a fixed sleep.
-            if callbacks is not None:
-                callbacks.append(lambda: self.coordinator.start(adapter))
-            else:
-                self.coordinator.start(adapter)
+    def server_starting(self, server: ServerThread) -> None:
+        """A new :class:`~flask_shutdown.ServerThread` serves the app: a
+        finished shutdown leaves the app refusing requests, so serving it
+        again starts a new life cycle.
 
-        return record, created
+        :raises RuntimeError: A shutdown of the app is still under way.
+        """
+        # The previous server's loop may have ended a moment before its
+        # sequence recorded the stop.
+        if self.coordinator.record is not None:
+            self.coordinator.wait(TRIGGER_JOIN_TIMEOUT)
+
+        self.coordinator.reset()
+        self.server_thread = server
+
+    def shutdown_server(self, server: ServerThread, reason: str) -> ShutdownRecord:
+        """Run the graceful sequence and stop ``server``. Blocks until it
+        has stopped, except in the thread that serves, where that would
+        deadlock.
+        """
+        record, _ = self.trigger(
+            None,
+            reason=reason,
+            requested_by="code",
+            source="code",
+            adapter=ThreadAdapter(server),
+        )
+
+        if threading.current_thread() is not server:
+            self.coordinator.wait()
+            server.wait_stopped()
+
+        return record
 
     def status(self, *, exclude: int = 0) -> dict[str, t.Any]:
         """The status report served by ``GET /shutdown/status``.
@@ -143,7 +179,7 @@ class AppState:
         record = coordinator.record
         rv: dict[str, t.Any] = {
             "phase": coordinator.phase.value,
-            "ready": coordinator.accepting,
+            "ready": coordinator.ready,
             "in_flight": max(len(self.in_flight) - exclude, 0),
         }
 
@@ -233,11 +269,8 @@ class Shutdown:
             )
 
         config = ShutdownConfig.from_app(app, **self._options)
-        check_tokens(config.tokens, config.min_token_length)
-        check_users(config.users)
-        servers.check_strategy(config.strategy)
         state = AppState(self, app, config)
-        servers.prepare(state.coordinator)
+        prepare_process(state.coordinator.run_hooks_once)
 
         exempt = {config.path, config.status_path}
 
@@ -245,7 +278,7 @@ class Shutdown:
             exempt.add(config.ready_path)
 
         app.wsgi_app = TrackingMiddleware(  # type: ignore[method-assign]
-            app.wsgi_app, state.in_flight, lambda: state.coordinator.refusing, exempt
+            app.wsgi_app, state.in_flight, state.coordinator, exempt
         )
         app.register_blueprint(create_blueprint(state))
         app.extensions["shutdown"] = state
@@ -305,7 +338,7 @@ class Shutdown:
             (the default).
         :raises RuntimeError: Signed tokens are off for the app.
         """
-        state = self._state(current_app._get_current_object())  # type: ignore[attr-defined]
+        state = self._state(None)
 
         if state.signer is None:
             raise RuntimeError(
@@ -335,41 +368,47 @@ class Shutdown:
         :param app: The app to stop; defaults to the current app.
         :param requested_by: Recorded as who asked.
         """
-        if app is None:
-            app = current_app._get_current_object()  # type: ignore[attr-defined]
-
         environ = request.environ if has_request_context() else None
-        record, _ = self._state(app).begin(
+        record, _ = self._state(app).trigger(
             environ, reason=reason, requested_by=requested_by, source="code"
         )
         return record
 
     def status(self, app: Flask | None = None) -> dict[str, t.Any]:
         """The status report of ``app`` (default: the current app)."""
+        return self._state(app).status()
+
+    def reset(self, app: Flask | None = None) -> None:
+        """Return ``app`` (default: the current app) to ``running`` after a
+        finished shutdown, so that it serves again: for tests that stop it
+        through the test client and go on using it.
+
+        :raises RuntimeError: A shutdown is still under way.
+        """
+        self._state(app).coordinator.reset()
+
+    def _state(self, app: Flask | None) -> AppState:
         if app is None:
             app = current_app._get_current_object()  # type: ignore[attr-defined]
 
-        return self._state(app).status()
+        state = get_state(app)
 
-    def _state(self, app: Flask) -> AppState:
-        state = app.extensions.get("shutdown")
-
-        if state is None or state.extension is not self:
+        if state.extension is not self:
             raise RuntimeError(
                 "The current Flask app is not registered with this 'Shutdown'"
-                " instance. Did you forget to call 'init_app', or did you create"
-                " multiple 'Shutdown' instances?"
+                " instance. Did you create multiple 'Shutdown' instances?"
             )
 
-        return state  # type: ignore[no-any-return]
+        return state
 
 
-def get_state(app: Flask) -> AppState:
-    """Return the :class:`AppState` of ``app``.
+def get_state(app: t.Any) -> AppState:
+    """Return the :class:`AppState` of ``app``: the one place that looks
+    into ``app.extensions``.
 
     :raises RuntimeError: The extension is not registered on ``app``.
     """
-    state = app.extensions.get("shutdown")
+    state = find_state(app)
 
     if state is None:
         raise RuntimeError(
@@ -377,4 +416,22 @@ def get_state(app: Flask) -> AppState:
             " call 'Shutdown.init_app(app)'?"
         )
 
-    return state  # type: ignore[no-any-return]
+    return state
+
+
+def find_state(app: t.Any) -> AppState | None:
+    """Return the :class:`AppState` of ``app``, or ``None`` for an app (or
+    any WSGI callable) that does not use the extension.
+    """
+    extensions = getattr(app, "extensions", None)
+
+    if not isinstance(extensions, dict):
+        return None
+
+    state = extensions.get("shutdown")
+    return state if isinstance(state, AppState) else None
+
+
+# A ServerThread serving an app that uses the extension asks it for the
+# graceful sequence; the server module itself never imports this one.
+ServerThread.lifecycle_finders.append(find_state)

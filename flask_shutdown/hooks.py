@@ -14,7 +14,7 @@ import typing as t
 if t.TYPE_CHECKING:
     from flask import Flask
 
-logger = logging.getLogger("flask_shutdown")
+logger = logging.getLogger(__name__)
 
 HookFunc = cabc.Callable[[], t.Any]
 

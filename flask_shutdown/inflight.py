@@ -3,100 +3,161 @@ can wait for them.
 
 A request counts from the moment the server hands it to the app until its
 response body has been sent: until the body iterable is exhausted or
-closed, whichever comes first. Werkzeug's server does not always call
-``close()`` (for example when the client resets the connection after
-reading the body), so waiting for ``close()`` alone would leak the count
-and make every drain wait out its timeout.
+closed, whichever comes first, or the body is dropped unsent. Werkzeug's
+server does not always call ``close()`` (for example when the client
+resets the connection after reading the body), so waiting for ``close()``
+alone would leak the count and make every drain wait out its timeout.
+
+Requests made with Werkzeug's test client are not counted: nobody waits
+for their responses on a socket, and a test that never reads or closes
+one must not hold a drain for ``SHUTDOWN_DRAIN_TIMEOUT``.
+
+This code runs on every request of the app, so it takes no lock: adding
+and removing a dict item is atomic, and a waiter is woken through an
+event only while one is waiting.
 """
 
 from __future__ import annotations
 
 import collections.abc as cabc
+import itertools
 import logging
 import threading
 import time
 import typing as t
+
+from .adapters.testclient import is_test_client
+from .refusals import ShutdownRefused
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
     from _typeshed.wsgi import WSGIApplication
     from _typeshed.wsgi import WSGIEnvironment
 
-logger = logging.getLogger("flask_shutdown")
+logger = logging.getLogger(__name__)
 
-#: The environ key under which a list of callables is kept; each one is
-#: called once the response of that request has been sent.
-ON_FINISH_KEY = "flask_shutdown.on_finish"
+#: The longest a drain waits between two looks at the in-flight set. The
+#: event wakes it at once in all but one case: a request that leaves
+#: between the look and the wait finds no event to set yet.
+_IDLE_POLL = 0.05
+
+#: The environ key holding a request's ticket in :class:`InFlight`.
+TICKET_KEY = "flask_shutdown.ticket"
 
 
 class InFlight:
     """The set of requests the app is serving right now."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._active: dict[int, tuple[str, float]] = {}
-        self._next = 0
+        self._tickets = itertools.count(1)
+        #: Ticket -> (method, path, start time).
+        self._active: dict[int, tuple[str, str, float]] = {}
+        #: Ticket -> callbacks to run once that request has been sent.
+        self._after: dict[int, list[cabc.Callable[[], None]]] = {}
+        #: One event per thread waiting in :meth:`wait_idle`.
+        self._waiters: set[threading.Event] = set()
 
     def __len__(self) -> int:
-        with self._cond:
-            return len(self._active)
+        return len(self._active)
 
-    def enter(self, description: str) -> int:
+    def enter(self, method: str, path: str) -> int:
         """Count a request in. Returns the ticket to :meth:`leave` with."""
-        with self._cond:
-            self._next += 1
-            self._active[self._next] = (description, time.monotonic())
-            return self._next
+        ticket = next(self._tickets)
+        self._active[ticket] = (method, path, time.monotonic())
+        return ticket
 
     def leave(self, ticket: int) -> None:
-        """Count a request out. Leaving twice is harmless."""
-        with self._cond:
-            if self._active.pop(ticket, None) is not None and not self._active:
-                self._cond.notify_all()
+        """Count a request out and run its :meth:`after` callbacks.
+        Leaving twice is harmless.
+        """
+        if self._active.pop(ticket, None) is None:
+            return
+
+        if self._after:
+            for callback in self._after.pop(ticket, ()):
+                try:
+                    callback()
+                except Exception:
+                    logger.exception("A shutdown callback failed.")
+
+        if self._waiters and not self._active:
+            for event in list(self._waiters):
+                event.set()
+
+    def after(self, ticket: int, callback: cabc.Callable[[], None]) -> None:
+        """Run ``callback`` once the request with ``ticket`` has been sent
+        (at once if it already has).
+        """
+        self._after.setdefault(ticket, []).append(callback)
+
+        if ticket not in self._active:
+            # Left in the meantime: nobody else will run it.
+            for callback in self._after.pop(ticket, ()):
+                callback()
 
     def wait_idle(self, timeout: float | None) -> bool:
         """Block until no request is in flight or ``timeout`` seconds
         passed. Returns whether the app became idle.
         """
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._active, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        idle = threading.Event()
+        # Published before the check, so a request that leaves after the
+        # check sees it and wakes this wait.
+        self._waiters.add(idle)
+
+        try:
+            while self._active:
+                step = _IDLE_POLL
+
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+
+                    if remaining <= 0:
+                        return False
+
+                    step = min(remaining, step)
+
+                idle.wait(step)
+                idle.clear()
+
+            return True
+        finally:
+            self._waiters.discard(idle)
 
     def describe(self) -> list[str]:
-        """What is in flight, oldest first, as ``"GET /path (1.2 s)"``."""
+        """What is in flight, oldest first, as ``"GET /path (1.2 s)"``.
+        Paths only: query strings may carry secrets.
+        """
         now = time.monotonic()
-
-        with self._cond:
-            items = sorted(self._active.values(), key=lambda item: item[1])
-
-        return [f"{desc} ({now - started:.1f} s)" for desc, started in items]
+        items = sorted(list(self._active.values()), key=lambda item: item[2])
+        return [
+            f"{method} {path} ({now - started:.1f} s)"
+            for method, path, started in items
+        ]
 
 
 class _Body:
     """Wraps a response body to learn when it has been sent."""
 
+    __slots__ = ("_body", "_in_flight", "_ticket")
+
     def __init__(
-        self, body: cabc.Iterable[bytes], done: cabc.Callable[[], None]
+        self, body: cabc.Iterable[bytes], in_flight: InFlight, ticket: int
     ) -> None:
         self._body = body
-        self._iter: cabc.Iterator[bytes] | None = None
-        self._done = done
-        self._finished = False
-        self._lock = threading.Lock()
+        self._in_flight = in_flight
+        self._ticket = ticket
 
     def __iter__(self) -> cabc.Iterator[bytes]:
-        self._iter = iter(self._body)
-        return self
-
-    def __next__(self) -> bytes:
-        assert self._iter is not None
-
+        # A generator, whose ``finally`` runs at the end of the body, on an
+        # error, on close() and when it is dropped. Not ``yield from``: that
+        # would close the body a second time when the generator is closed
+        # after the server already called close() here.
         try:
-            return next(self._iter)
-        except BaseException:
-            # StopIteration is the normal end; any other error also ends
-            # the response, and must not leave the request counted.
-            self._finish()
-            raise
+            for chunk in self._body:  # noqa: UP028
+                yield chunk
+        finally:
+            self._in_flight.leave(self._ticket)
 
     def close(self) -> None:
         try:
@@ -105,27 +166,21 @@ class _Body:
             if close is not None:
                 close()
         finally:
-            self._finish()
+            self._in_flight.leave(self._ticket)
 
-    def _finish(self) -> None:
-        with self._lock:
-            if self._finished:
-                return
-
-            self._finished = True
-
-        self._done()
+    def __del__(self) -> None:
+        # A body dropped without being iterated or closed was never sent.
+        self._in_flight.leave(self._ticket)
 
 
 class TrackingMiddleware:
-    """WSGI middleware that counts requests in :class:`InFlight`, refuses
-    new ones with 503 once the shutdown no longer accepts work, and runs
-    the ``on_finish`` callbacks a view registered once its response has
-    been sent.
+    """WSGI middleware that counts requests in :class:`InFlight` and
+    refuses new ones with 503 once the shutdown no longer admits them.
 
     :param wsgi_app: The app's ``wsgi_app`` it wraps.
     :param in_flight: Where requests are counted.
-    :param refusing: Returns whether new requests must be refused now.
+    :param gate: An object whose ``admitting`` attribute says whether new
+        requests are served; read on every request.
     :param exempt: Paths that are never refused, such as the shutdown,
         status and readiness endpoints.
     """
@@ -134,61 +189,54 @@ class TrackingMiddleware:
         self,
         wsgi_app: WSGIApplication,
         in_flight: InFlight,
-        refusing: cabc.Callable[[], bool],
+        gate: t.Any,
         exempt: cabc.Collection[str],
     ) -> None:
         self.wsgi_app = wsgi_app
         self.in_flight = in_flight
-        self.refusing = refusing
+        self.gate = gate
         self.exempt = frozenset(exempt)
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> cabc.Iterable[bytes]:
-        path = environ.get("PATH_INFO", "") or "/"
+        if not self.gate.admitting:
+            path = (environ.get("PATH_INFO") or "/").rstrip("/")
 
-        if self.refusing() and path.rstrip("/") not in self.exempt:
-            return _refuse(start_response)
+            if path not in self.exempt:
+                start_response("503 Service Unavailable", _DRAINING_HEADERS)
+                return [_DRAINING.body]
 
-        ticket = self.in_flight.enter(f"{environ.get('REQUEST_METHOD')} {path}")
-        callbacks: list[cabc.Callable[[], None]] = []
-        environ[ON_FINISH_KEY] = callbacks
+        # Every real server sets SERVER_SOFTWARE: one dict look-up for them.
+        if "SERVER_SOFTWARE" not in environ and is_test_client(environ):
+            return self.wsgi_app(environ, start_response)
 
-        def done() -> None:
-            # Count the request out first: a shutdown started by this very
-            # request must not wait for it.
-            self.in_flight.leave(ticket)
-
-            for callback in callbacks:
-                try:
-                    callback()
-                except Exception:
-                    logger.exception("A shutdown callback failed.")
+        in_flight = self.in_flight
+        ticket = environ[TICKET_KEY] = in_flight.enter(
+            environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+        )
 
         try:
             body = self.wsgi_app(environ, start_response)
         except BaseException:
-            done()
+            in_flight.leave(ticket)
             raise
 
-        return _Body(body, done)
+        return _Body(body, in_flight, ticket)
 
 
-_REFUSED = (
-    b'{"error": "shutting_down", "message": "The server is shutting down and'
-    b' accepts no new requests. Retry against another instance."}\n'
+#: The answer to a new request while the server drains, as plain WSGI:
+#: the app is not involved. No ``Connection: close``: it is hop-by-hop,
+#: which PEP 3333 forbids to apps, and waitress turns such a response into
+#: a 500.
+_DRAINING = ShutdownRefused.retry_after(
+    "shutting_down",
+    "The server is shutting down and accepts no new requests. Retry against"
+    " another instance.",
+    1,
 )
-
-
-def _refuse(start_response: StartResponse) -> list[bytes]:
-    start_response(
-        "503 Service Unavailable",
-        [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(_REFUSED))),
-            ("Retry-After", "1"),
-            # No "Connection: close": it is hop-by-hop, which PEP 3333
-            # forbids to apps, and waitress turns the 503 into a 500.
-        ],
-    )
-    return [_REFUSED]
+_DRAINING_HEADERS = [
+    ("Content-Type", "application/json"),
+    ("Content-Length", str(len(_DRAINING.body))),
+    *_DRAINING.headers.items(),
+]

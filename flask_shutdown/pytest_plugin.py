@@ -32,7 +32,7 @@ import pytest
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-    from .servers.thread import ServerThread
+    from .server import ServerThread
 
 #: How long teardown waits for the serving thread once the server stopped.
 JOIN_TIMEOUT = 10.0
@@ -64,7 +64,7 @@ def shutdown_server_factory() -> cabc.Iterator[ServerFactory]:
     is running and listening when the call returns, and is stopped
     gracefully at teardown, the last one started first.
     """
-    from .servers.thread import ServerThread
+    from .server import ServerThread
 
     started: list[ServerThread] = []
 

@@ -12,22 +12,22 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import ipaddress
 import math
 import threading
 import time
 import typing as t
-import urllib.parse
 
 from werkzeug.exceptions import HTTPException
 
-from .errors import json_error
+from .addresses import client_key
+from .addresses import normalize_origin
+from .addresses import parse_address
+from .refusals import ShutdownRefused
 
 if t.TYPE_CHECKING:
     import collections.abc as cabc
 
     from flask import Request
-    from flask import Response
 
     from .config import ShutdownConfig
 
@@ -37,72 +37,10 @@ if t.TYPE_CHECKING:
 #: addresses cannot make it grow without limit.
 MAX_TRACKED_ADDRESSES = 10_000
 
-#: IPv6 clients are counted per ``/64``: one host usually holds a whole
-#: ``/64`` and could otherwise try from a new address each time.
-IPV6_PREFIX = 64
-
 #: ``Sec-Fetch-Site`` values of requests that do not come from another
 #: site's page: the page's own origin, or no page at all (typed in the
 #: address bar, a bookmark).
 _SAME_SITE_FETCH = frozenset({"same-origin", "none"})
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-_IPAddress = t.Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-
-
-def parse_address(remote_addr: str | None) -> _IPAddress | None:
-    """Parse ``request.remote_addr``; an IPv4-mapped IPv6 address becomes
-    the IPv4 address it maps, and a zone index (``fe80::1%eth0``) is
-    dropped. Returns ``None`` for anything that is not an IP address.
-    """
-    if not remote_addr:
-        return None
-
-    try:
-        address = ipaddress.ip_address(remote_addr.split("%", 1)[0])
-    except ValueError:
-        return None
-
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-
-    return address
-
-
-def client_key(address: _IPAddress) -> str:
-    """The key attempts are counted under: the address for IPv4, its
-    ``/64`` for IPv6.
-    """
-    if isinstance(address, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
-
-    return str(address)
-
-
-def normalize_origin(value: str) -> str | None:
-    """Return ``scheme://host:port`` for an ``http`` or ``https`` origin,
-    with the default port spelled out, or ``None`` if ``value`` is not
-    one (such as the ``null`` origin of a sandboxed page or a file).
-    """
-    try:
-        parts = urllib.parse.urlsplit(value.strip())
-        scheme = parts.scheme.lower()
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return None
-
-    if scheme not in _DEFAULT_PORTS or not host:
-        return None
-
-    if port is None:
-        port = _DEFAULT_PORTS[scheme]
-
-    if ":" in host:
-        host = f"[{host}]"
-
-    return f"{scheme}://{host}:{port}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,12 +126,12 @@ class Lockout:
             self._expire(entry, self.clock())
             return len(entry.failures) + entry.pending
 
-    def reserve(self, key: str) -> Attempt | float:
+    def reserve(self, key: str) -> Attempt:
         """Count an attempt of ``key`` before its credentials are checked.
 
-        :returns: The counted :class:`Attempt`, to pass to :meth:`finish`;
-            or, when ``key`` is locked out, the seconds until it may try
-            again (nothing is counted then).
+        :returns: The counted :class:`Attempt`, to pass to :meth:`finish`.
+        :raises ShutdownRefused: ``key`` is locked out (``429`` with
+            ``Retry-After``); nothing is counted then.
         """
         if not self.enabled:
             return Attempt(key, counted=False)
@@ -215,7 +153,7 @@ class Lockout:
                 failures = len(entry.failures)
 
                 if failures >= self.attempts:
-                    return max(entry.failures[0] + self.window - now, 0.0)
+                    raise _locked_out(entry.failures[0] + self.window - now)
 
                 if failures + entry.pending < self.attempts:
                     entry.pending += 1
@@ -226,7 +164,7 @@ class Lockout:
                 remaining = deadline - time.monotonic()
 
                 if remaining <= 0:
-                    return 1.0
+                    raise _locked_out(1.0)
 
                 self._cond.wait(remaining)
 
@@ -298,28 +236,19 @@ class Guard:
         #: Already normalized by the config.
         self._trusted_origins = frozenset(config.trusted_origins)
 
-    def check(self, request: Request) -> Response | None:
-        """Return a refusal, or ``None`` to go on to authentication."""
-        refusal = self.check_network(request)
+    def check_network(self, request: Request) -> None:
+        """Refuse a client outside ``SHUTDOWN_ALLOWED_NETWORKS``.
 
-        if refusal is None:
-            refusal = self.check_cross_site(request)
-
-        return refusal
-
-    def check_network(self, request: Request) -> Response | None:
-        """Refuse a client outside ``SHUTDOWN_ALLOWED_NETWORKS``."""
+        :raises ShutdownRefused: ``403 forbidden_network``.
+        """
         if not self._allowed(request.remote_addr):
-            return json_error(
-                403,
+            raise ShutdownRefused(
                 "forbidden_network",
                 "Requests from this address may not use the shutdown endpoint."
                 " Add its network to SHUTDOWN_ALLOWED_NETWORKS to allow it.",
             )
 
-        return None
-
-    def check_cross_site(self, request: Request) -> Response | None:
+    def check_cross_site(self, request: Request) -> None:
         """Refuse a request sent by a web page of another site.
 
         A browser sends ``Origin`` with every cross-site ``POST`` and
@@ -327,6 +256,8 @@ class Guard:
         credentials along, so a page on any site could otherwise make the
         browser of a logged-in operator stop the server. Clients that are
         not browsers (curl, scripts, orchestrators) send neither header.
+
+        :raises ShutdownRefused: ``403 cross_site``.
         """
         origin = request.headers.get("Origin")
         fetch_site = request.headers.get("Sec-Fetch-Site")
@@ -338,18 +269,16 @@ class Guard:
                 # A trusted admin page on another host: its requests say
                 # "same-site" or "cross-site", which is what
                 # SHUTDOWN_TRUSTED_ORIGINS is for.
-                return None
+                return
 
             if normalized is None or normalized != self._request_origin(request):
-                return _cross_site_error()
+                raise _cross_site_error()
 
         if (
             fetch_site is not None
             and fetch_site.strip().lower() not in _SAME_SITE_FETCH
         ):
-            return _cross_site_error()
-
-        return None
+            raise _cross_site_error()
 
     def client_key(self, request: Request) -> str:
         """The key the lockout counts this client's attempts under."""
@@ -378,22 +307,19 @@ class Guard:
             return None
 
 
-def lockout_error(retry_after: float) -> Response:
-    """The 429 answer to a locked-out client."""
+def _locked_out(retry_after: float) -> ShutdownRefused:
     seconds = max(1, math.ceil(retry_after))
-    return json_error(
-        429,
+    return ShutdownRefused.retry_after(
         "too_many_attempts",
         "Too many failed attempts from this address. Try again in"
         f" {seconds} s. SHUTDOWN_LOCKOUT_ATTEMPTS and SHUTDOWN_LOCKOUT_WINDOW"
         " set the limit.",
-        {"Retry-After": str(seconds)},
+        seconds,
     )
 
 
-def _cross_site_error() -> Response:
-    return json_error(
-        403,
+def _cross_site_error() -> ShutdownRefused:
+    return ShutdownRefused(
         "cross_site",
         "The shutdown endpoint does not accept requests sent by web pages of"
         " other sites. Call it from a server-side client, or add the page's"

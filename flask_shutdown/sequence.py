@@ -24,18 +24,16 @@ Phases, in order::
 from __future__ import annotations
 
 import collections.abc as cabc
-import dataclasses
-import datetime
-import enum
 import logging
 import threading
 import time
 import typing as t
 import uuid
 
-from .hooks import Hook
-from .hooks import HookResult
+from .adapters.base import StopContext
 from .hooks import run_hooks
+from .record import Phase
+from .record import ShutdownRecord
 from .signals import hooks_done
 from .signals import shutdown_requested
 from .signals import shutdown_stopped
@@ -44,99 +42,16 @@ if t.TYPE_CHECKING:
     from blinker import NamedSignal
     from flask import Flask
 
+    from .adapters.base import ServerAdapter
+    from .hooks import Hook
+    from .hooks import HookResult
     from .inflight import InFlight
-    from .servers.base import ServerAdapter
 
-logger = logging.getLogger("flask_shutdown")
+logger = logging.getLogger(__name__)
 
-
-class Phase(str, enum.Enum):
-    """Where a shutdown stands."""
-
-    RUNNING = "running"
-    DRAINING = "draining"
-    HOOKS = "hooks"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-
-
-class ExitCode(enum.IntEnum):
-    """The process exit codes used by :func:`flask_shutdown.serve`. When
-    several apply, the highest wins.
-    """
-
-    #: Drained, every hook succeeded, the server stopped.
-    OK = 0
-    #: A hook raised or ran past its timeout.
-    HOOK_FAILED = 1
-    #: Requests were still running when ``SHUTDOWN_DRAIN_TIMEOUT`` passed.
-    DRAIN_TIMEOUT = 2
-    #: A second interrupt forced a fast stop.
-    FORCED = 3
-    #: The server adapter failed to stop the server.
-    STOP_FAILED = 4
-
-
-@dataclasses.dataclass
-class ShutdownRecord:
-    """One shutdown: who asked for it, why, and what happened."""
-
-    #: Shared by every request that asked for this shutdown.
-    id: str
-    reason: str
-    #: The principal that asked: ``"user:NAME"``, ``"token:NAME"``,
-    #: ``"signed:ID"``, or ``"code"``/``"signal:SIGTERM"`` for triggers
-    #: outside HTTP. Never a secret.
-    requested_by: str
-    #: ``"http"``, ``"code"``, ``"signal"`` or ``"exit"``.
-    source: str
-    requested_at: float = dataclasses.field(default_factory=time.time)
-    #: The name of the server adapter that stops the server.
-    server: str | None = None
-    drain_timed_out: bool = False
-    #: Requests still in flight when the drain timed out.
-    still_running: list[str] = dataclasses.field(default_factory=list)
-    hooks: list[HookResult] = dataclasses.field(default_factory=list)
-    forced: bool = False
-    error: str | None = None
-    stopped_at: float | None = None
-
-    @property
-    def exit_code(self) -> ExitCode:
-        if self.error is not None:
-            return ExitCode.STOP_FAILED
-
-        if self.forced:
-            return ExitCode.FORCED
-
-        if self.drain_timed_out:
-            return ExitCode.DRAIN_TIMEOUT
-
-        if any(not r.ok for r in self.hooks):
-            return ExitCode.HOOK_FAILED
-
-        return ExitCode.OK
-
-    def to_dict(self) -> dict[str, t.Any]:
-        return {
-            "shutdown_id": self.id,
-            "reason": self.reason,
-            "requested_by": self.requested_by,
-            "source": self.source,
-            "requested_at": _iso(self.requested_at),
-            "server": self.server,
-            "drain_timed_out": self.drain_timed_out,
-            "still_running": list(self.still_running),
-            "hooks": [r.to_dict() for r in self.hooks],
-            "forced": self.forced,
-            "error": self.error,
-            "stopped_at": None if self.stopped_at is None else _iso(self.stopped_at),
-            "exit_code": int(self.exit_code),
-        }
-
-
-def _iso(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat()
+#: Runs a callback once the response of the request that asked for a
+#: shutdown has been sent.
+AfterResponse = cabc.Callable[[cabc.Callable[[], None]], None]
 
 
 class Coordinator:
@@ -173,7 +88,9 @@ class Coordinator:
         self._phase = Phase.RUNNING
         self._record: ShutdownRecord | None = None
         self._adapter: ServerAdapter | None = None
-        self._refusing = False
+        #: Read by the in-flight middleware on every request: a plain
+        #: attribute, not a property, to keep that path cheap.
+        self.admitting = True
         self._hooks_ran = False
         self._stopped = threading.Event()
         self._forced = threading.Event()
@@ -188,36 +105,52 @@ class Coordinator:
         return self._record
 
     @property
-    def refusing(self) -> bool:
-        """Whether new requests get 503 (after the drain delay)."""
-        return self._refusing
-
-    @property
-    def accepting(self) -> bool:
-        """Whether the app is ready for traffic (the readiness answer)."""
+    def ready(self) -> bool:
+        """Whether the app is ready for traffic (the readiness answer):
+        no shutdown has been accepted.
+        """
         return self._record is None
 
-    def request(
-        self, *, reason: str, requested_by: str, source: str
+    def trigger(
+        self,
+        adapter: ServerAdapter,
+        *,
+        reason: str,
+        requested_by: str,
+        source: str,
+        after_response: AfterResponse | None = None,
     ) -> tuple[ShutdownRecord, bool]:
-        """Accept a shutdown. Idempotent: while a shutdown is under way
-        every call returns the same record.
+        """Accept a shutdown and run the sequence with ``adapter`` stopping
+        the server. Idempotent: while a shutdown is under way every call
+        returns the same record and starts nothing.
 
+        The sequence runs in a thread of its own, or in the calling thread
+        when the adapter is :attr:`~.ServerAdapter.inline`; it starts once
+        the triggering response has been sent when ``after_response`` is
+        given, unless the adapter runs it :attr:`~.ServerAdapter.before_response`.
+
+        :param adapter: Stops the server.
+        :param reason: Recorded and logged.
+        :param requested_by: Who asked; never a secret.
+        :param source: ``"http"``, ``"code"`` or ``"signal"``.
+        :param after_response: Schedules a callback for the end of the
+            triggering response; ``None`` starts at once.
         :returns: The record and whether this call created it.
         """
         with self._lock:
             if self._record is not None:
                 return self._record, False
 
-            self._record = ShutdownRecord(
+            record = self._record = ShutdownRecord(
                 id=uuid.uuid4().hex,
                 reason=reason,
                 requested_by=requested_by,
                 source=source,
+                server=adapter.name,
             )
+            self._adapter = adapter
             self._phase = Phase.DRAINING
 
-        record = self._record
         logger.warning(
             "Shutdown %s accepted: requested by %s via %s, reason %r.",
             record.id,
@@ -225,35 +158,23 @@ class Coordinator:
             source,
             reason,
         )
+        adapter.accepted()
         self._send(shutdown_requested, record)
+
+        if after_response is not None and not adapter.before_response:
+            after_response(lambda: self._start(adapter))
+        else:
+            self._start(adapter)
+
         return record, True
 
-    def start(self, adapter: ServerAdapter) -> bool:
-        """Run the sequence with ``adapter`` stopping the server: inline if
-        the adapter needs that, else in a new thread. Only the first call
-        starts anything.
-
-        :returns: Whether this call started the sequence.
-        """
-        with self._lock:
-            if self._record is None:
-                raise RuntimeError(
-                    "'start' needs an accepted shutdown; call 'request' first."
-                )
-
-            if self._adapter is not None:
-                return False
-
-            self._adapter = adapter
-
+    def _start(self, adapter: ServerAdapter) -> None:
         if adapter.inline:
             self._run(adapter)
         else:
             threading.Thread(
                 target=self._run, args=(adapter,), name="flask-shutdown", daemon=True
             ).start()
-
-        return True
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the sequence reached ``stopped``."""
@@ -271,7 +192,7 @@ class Coordinator:
             return
 
         record.forced = True
-        self._refusing = True
+        self.admitting = False
         self._forced.set()
         logger.warning("Shutdown %s forced: stopping the server now.", record.id)
         self._stop(adapter, record)
@@ -325,9 +246,8 @@ class Coordinator:
     def _run(self, adapter: ServerAdapter) -> None:
         record = self._record
         assert record is not None
-        record.server = adapter.name
 
-        if self.drain_delay and not self._forced.is_set():
+        if self.drain_delay and adapter.drain_delay and not self._forced.is_set():
             logger.info(
                 "Shutdown %s: readiness is down; serving for %.1f s more before"
                 " the drain.",
@@ -336,7 +256,7 @@ class Coordinator:
             )
             self._forced.wait(self.drain_delay)
 
-        self._refusing = True
+        self.admitting = False
 
         if not self.in_flight.wait_idle(self.drain_timeout):
             record.drain_timed_out = True
@@ -370,7 +290,7 @@ class Coordinator:
             self._phase = Phase.STOPPING
 
         try:
-            adapter.stop(self)
+            adapter.stop(StopContext(record, time.monotonic() + self.drain_timeout))
         except Exception as e:
             record.error = f"{type(e).__name__}: {e}"
             logger.exception(

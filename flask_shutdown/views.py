@@ -1,36 +1,43 @@
 """The blueprint: ``POST /shutdown``, ``GET /shutdown/status`` and the
 unauthenticated readiness endpoint.
+
+Every check raises :class:`~flask_shutdown.ShutdownRefused`; :func:`_answer`
+is the one place that catches it, writes the audit record and answers.
+
+This module and :mod:`.extension` refer to each other, as Flask-SQLAlchemy's
+extension and its model and session modules do: the extension builds the
+blueprint from its per-app state, and the views read that state. The
+views import it only for type checking.
 """
 
 from __future__ import annotations
 
 import collections.abc as cabc
+import dataclasses
 import json
 import typing as t
 
 from flask import Blueprint
-from flask import g
 from flask import jsonify
 from flask import request
 from werkzeug.exceptions import HTTPException
-from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import Rule
 
 from .audit import ACCEPTED
 from .audit import clean
 from .audit import log_attempt
 from .audit import REFUSED
-from .auth import failure
-from .auth import Principal
 from .config import ROLE_SHUTDOWN
 from .config import ROLE_STATUS
-from .errors import json_error
-from .security import Attempt
-from .security import lockout_error
+from .refusals import REALM
+from .refusals import ShutdownRefused
 
 if t.TYPE_CHECKING:
+    from flask import Flask
     from flask import Response
 
+    from .auth import Principal
     from .extension import AppState
 
 #: The longest accepted shutdown reason, in characters.
@@ -41,9 +48,16 @@ MAX_REASON_LENGTH = 500
 #: parsed or hashed.
 MAX_AUTHORIZATION_LENGTH = 4096
 
-#: The methods routed to the views, which answer all but the right one
-#: with a JSON 405. Others are caught before routing fails.
-_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+@dataclasses.dataclass
+class _Outcome:
+    """What a request that passed every check did, for the audit record."""
+
+    response: Response
+    reason: str
+    principal: str
+    shutdown_reason: str | None = None
+    shutdown_id: str | None = None
 
 
 def create_blueprint(state: AppState) -> Blueprint:
@@ -61,136 +75,119 @@ def create_blueprint(state: AppState) -> Blueprint:
     if not config.has_credentials:
         return bp
 
-    login_required = state.auth.multi.login_required
-    do_shutdown = login_required(role=ROLE_SHUTDOWN)(lambda: _shutdown(state))
-    do_status = login_required(role=ROLE_STATUS)(lambda: _status(state))
+    protect = state.auth.protect
+    do_shutdown = protect(lambda: _shutdown(state))
+    do_status = protect(lambda: _status(state))
 
     def shutdown_view() -> Response:
-        return _guarded(state, "shutdown", ("POST",), do_shutdown)
+        return _answer(state, "shutdown", ("POST",), do_shutdown)
 
     def status_view() -> Response:
-        return _guarded(state, "status", ("GET", "HEAD"), do_status)
+        return _answer(state, "status", ("GET", "HEAD"), do_status)
 
-    views = {config.path: shutdown_view, config.status_path: status_view}
+    views = {
+        "shutdown.shutdown": (config.path, shutdown_view),
+        "shutdown.status": (config.status_path, status_view),
+    }
 
-    # OPTIONS is routed to the views too, which refuse it: Flask's
-    # automatic answer is not JSON, and Flask-HTTPAuth lets OPTIONS through
-    # without credentials, so it must never reach the protected view.
-    for path, view in views.items():
-        bp.add_url_rule(
-            path,
-            view.__name__.removesuffix("_view"),
-            view,
-            methods=_ALL_METHODS,
-            provide_automatic_options=False,
-        )
+    @bp.record_once
+    def register(setup: t.Any) -> None:
+        app: Flask = setup.app
 
-    @bp.before_app_request
-    def refuse_unrouted_methods() -> Response | None:
-        # Methods that no rule lists (TRACE, made-up ones) never reach a
-        # view: Werkzeug answers them with an HTML 405 and no audit record.
-        view = views.get(request.path)
-
-        if view is not None and isinstance(request.routing_exception, MethodNotAllowed):
-            return view()
-
-        return None
+        # A rule with no methods matches every method, so that TRACE, made-up
+        # methods and OPTIONS reach the view and get its JSON 405 and an
+        # audit record, with no app-wide hook paying for it on every other
+        # request. Flask's add_url_rule cannot make such a rule.
+        for endpoint, (path, view) in views.items():
+            app.url_map.add(Rule(path, endpoint=endpoint))
+            app.view_functions[endpoint] = view
 
     return bp
 
 
-def _guarded(
+def _answer(
     state: AppState,
     endpoint: str,
     methods: tuple[str, ...],
-    view: cabc.Callable[[], Response],
+    view: cabc.Callable[[], _Outcome],
 ) -> Response:
-    """Run the checks that come before credentials, then ``view``, and
-    write the audit record whatever the outcome.
+    """Run every check, then ``view``; catch any refusal, and write the
+    audit record whatever the outcome.
     """
     try:
-        rv, reason = _answer(state, methods, view)
+        outcome = _checked(state, methods, view)
+    except ShutdownRefused as e:
+        # A refusal after authentication (the body, the replay check)
+        # names who was refused.
+        principal = e.principal or _authenticated_name(state)
+        _audit(endpoint, e.code, e.reason, principal)
+        return e.get_response()  # type: ignore[return-value]
     except Exception:
-        _audit(endpoint, 500, "error")
+        _audit(endpoint, 500, "error", None)
         raise
 
-    _audit(endpoint, rv.status_code, reason)
-    return rv
+    _audit(
+        endpoint,
+        outcome.response.status_code,
+        outcome.reason,
+        outcome.principal,
+        outcome.shutdown_reason,
+        outcome.shutdown_id,
+    )
+    return outcome.response
 
 
-def _answer(
-    state: AppState, methods: tuple[str, ...], view: cabc.Callable[[], Response]
-) -> tuple[Response, str]:
+def _checked(
+    state: AppState, methods: tuple[str, ...], view: cabc.Callable[[], _Outcome]
+) -> _Outcome:
     guard = state.guard
-    refusal = guard.check_network(request)
-
-    if refusal is not None:
-        return refusal, "forbidden_network"
-
-    refusal = guard.check_cross_site(request)
-
-    if refusal is not None:
-        return refusal, "cross_site"
+    guard.check_network(request)
+    guard.check_cross_site(request)
 
     if request.method not in methods:
-        return json_error(
-            405,
+        raise ShutdownRefused(
             "method_not_allowed",
-            f"Use {methods[0]} here; {_clean_method(request.method)} is not allowed.",
-            {"Allow": ", ".join(methods)},
-        ), "method_not_allowed"
+            f"Use {methods[0]} here; {clean(request.method, 20)} is not allowed.",
+            headers={"Allow": ", ".join(methods)},
+        )
 
     header = request.headers.get("Authorization")
 
     if header is not None and len(header) > MAX_AUTHORIZATION_LENGTH:
-        return json_error(
-            400,
+        raise ShutdownRefused(
             "bad_authorization",
             "The Authorization header is longer than"
             f" {MAX_AUTHORIZATION_LENGTH} characters.",
-        ), "bad_authorization"
+        )
 
     # Counted before the credentials are checked, so that a burst of
     # concurrent guesses cannot get past the limit while the password hash
     # of the first ones runs.
     attempt = guard.lockout.reserve(guard.client_key(request))
-
-    if not isinstance(attempt, Attempt):
-        return lockout_error(attempt), "too_many_attempts"
-
     failed = True
 
     try:
-        rv = state.auth.check_header() or view()
-        failed = rv.status_code == 401
+        state.auth.check_header()
+        outcome = view()
+        failed = False
+    except ShutdownRefused as e:
+        failed = e.code == 401
+        raise
     finally:
         # A failure stays counted for the window; a success counts no more.
         guard.lockout.finish(attempt, failed=failed)
 
-    result = g.get("_shutdown_result")
-
-    if failed:
-        reason = (
-            result
-            or failure()[0]
-            or ("bad_authorization" if header else "no_credentials")
-        )
-        return rv, reason
-
-    if result is None:
-        result = "forbidden_role" if rv.status_code == 403 else "ok"
-
-    return rv, result
+    return outcome
 
 
-def _audit(endpoint: str, status: int, reason: str) -> None:
-    user = g.get("flask_httpauth_user")
-
-    if isinstance(user, Principal):
-        principal: str | None = user.name
-    else:
-        principal = failure()[1]
-
+def _audit(
+    endpoint: str,
+    status: int,
+    reason: str,
+    principal: str | None,
+    shutdown_reason: str | None = None,
+    shutdown_id: str | None = None,
+) -> None:
     log_attempt(
         remote_addr=request.remote_addr,
         method=request.method,
@@ -200,59 +197,62 @@ def _audit(endpoint: str, status: int, reason: str) -> None:
         outcome=ACCEPTED if status < 400 else REFUSED,
         reason=reason,
         status=status,
-        shutdown_reason=g.get("_shutdown_request_reason"),
-        shutdown_id=g.get("_shutdown_id"),
+        shutdown_reason=shutdown_reason,
+        shutdown_id=shutdown_id,
     )
 
 
-def _clean_method(method: str) -> str:
-    # The method is echoed in the message: keep it short and printable.
-    return clean(method, 20) or ""
+def _authenticated_name(state: AppState) -> str | None:
+    principal = state.auth.current_principal()
+    return None if principal is None else principal.name
 
 
-def _current_principal() -> Principal:
-    return g.flask_httpauth_user  # type: ignore[no-any-return]
+def _authorized(state: AppState, role: str) -> Principal:
+    """The current principal, if it may do ``role``."""
+    principal = state.auth.current_principal()
+    assert principal is not None, "only called in a protected view"
+
+    if role not in principal.roles:
+        raise ShutdownRefused(
+            "forbidden",
+            "These credentials may not do this. See SHUTDOWN_ROLES.",
+            reason="forbidden_role",
+            principal=principal.name,
+        )
+
+    return principal
 
 
-def _shutdown(state: AppState) -> Response:
-    principal = _current_principal()
+def _shutdown(state: AppState) -> _Outcome:
+    principal = _authorized(state, ROLE_SHUTDOWN)
     reason = _read_reason(state.config.max_body)
-
-    if not isinstance(reason, str):
-        g._shutdown_result = reason.get_json()["error"]
-        return reason
-
-    g._shutdown_request_reason = reason
 
     if principal.signed is not None:
         assert state.signer is not None
 
         if not state.signer.consume(principal.signed):
-            g._shutdown_result = "token_used"
-            return json_error(
-                401,
+            raise ShutdownRefused(
                 "token_used",
                 "This signed token was already used; create a new one.",
-                {"WWW-Authenticate": 'Bearer realm="flask-shutdown"'},
+                headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
+                principal=principal.name,
             )
 
     try:
         adapter = state.adapter_for(request.environ)
     except RuntimeError as e:
-        g._shutdown_result = "strategy_unavailable"
-        return json_error(501, "strategy_unavailable", str(e))
+        raise ShutdownRefused(
+            "strategy_unavailable", str(e), principal=principal.name
+        ) from None
 
-    record, created = state.begin(
+    record, created = state.trigger(
         request.environ,
         reason=reason,
         requested_by=principal.name,
         source="http",
         adapter=adapter,
     )
-    g._shutdown_result = "shutdown_requested" if created else "shutdown_in_progress"
-    g._shutdown_id = record.id
-
-    body = {
+    body: dict[str, t.Any] = {
         "status": "accepted",
         "shutdown_id": record.id,
         "phase": state.coordinator.phase.value,
@@ -260,22 +260,36 @@ def _shutdown(state: AppState) -> Response:
         "requested_by": record.requested_by,
         "status_url": state.config.status_path,
     }
+
+    if record.stopped:
+        # The sequence ran inside this request (the test client): say
+        # what it did.
+        body.update(
+            hooks=[r.to_dict() for r in record.hooks], exit_code=int(record.exit_code)
+        )
+
     rv = jsonify(body)
     rv.status_code = 202
     rv.headers["Location"] = state.config.status_path
-    return rv
+    return _Outcome(
+        rv,
+        "shutdown_requested" if created else "shutdown_in_progress",
+        principal.name,
+        shutdown_reason=reason,
+        shutdown_id=record.id,
+    )
 
 
-def _status(state: AppState) -> Response:
-    g._shutdown_result = "status_read"
+def _status(state: AppState) -> _Outcome:
+    principal = _authorized(state, ROLE_STATUS)
     # The status request is in flight itself; report the others.
-    return jsonify(state.status(exclude=1))
+    return _Outcome(jsonify(state.status(exclude=1)), "status_read", principal.name)
 
 
 def _ready(state: AppState) -> Response:
     coordinator = state.coordinator
 
-    if coordinator.accepting:
+    if coordinator.ready:
         return jsonify({"status": "ready", "phase": coordinator.phase.value})
 
     rv = jsonify({"status": "shutting_down", "phase": coordinator.phase.value})
@@ -284,35 +298,38 @@ def _ready(state: AppState) -> Response:
     return rv
 
 
-def _read_reason(max_body: int) -> str | Response:
-    """Read the optional ``{"reason": "..."}`` body."""
+def _read_reason(max_body: int) -> str:
+    """Read the optional ``{"reason": "..."}`` body.
+
+    :raises ShutdownRefused: The body is too large, cut short, not JSON,
+        or not of the expected shape.
+    """
     length = request.content_length
 
     if length is not None and length > max_body:
-        return _too_large(max_body)
+        raise _too_large(max_body)
 
     try:
         data = _read_at_most(max_body + 1)
     except RequestEntityTooLarge:
         # MAX_CONTENT_LENGTH of the app is lower than SHUTDOWN_MAX_BODY.
-        return _too_large(max_body)
+        raise _too_large(max_body) from None
     except (HTTPException, OSError, ValueError):
         # The client went away mid-body, or sent a broken chunked body.
-        return _incomplete()
+        raise _incomplete() from None
 
     if len(data) > max_body:
-        return _too_large(max_body)
+        raise _too_large(max_body)
 
     if length is not None and len(data) < length:
         # A body cut short is not executed, even if what arrived parses.
-        return _incomplete()
+        raise _incomplete()
 
     if not data.strip():
         return ""
 
     if request.mimetype != "application/json":
-        return json_error(
-            415,
+        raise ShutdownRefused(
             "unsupported_media_type",
             'Send the optional body as application/json, such as {"reason": "deploy"}.',
         )
@@ -321,11 +338,10 @@ def _read_reason(max_body: int) -> str | Response:
         obj = json.loads(data)
     except (ValueError, RecursionError):
         # RecursionError: deeply nested arrays fit in a small body.
-        return json_error(400, "bad_json", "The body is not valid JSON.")
+        raise ShutdownRefused("bad_json", "The body is not valid JSON.") from None
 
     if not isinstance(obj, dict) or set(obj) - {"reason"}:
-        return json_error(
-            400,
+        raise ShutdownRefused(
             "bad_body",
             'The body must be a JSON object with at most a "reason" field.',
         )
@@ -333,8 +349,7 @@ def _read_reason(max_body: int) -> str | Response:
     reason = obj.get("reason", "")
 
     if not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH:
-        return json_error(
-            400,
+        raise ShutdownRefused(
             "bad_reason",
             f'"reason" must be a string of at most {MAX_REASON_LENGTH} characters.',
         )
@@ -361,13 +376,12 @@ def _read_at_most(size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _incomplete() -> Response:
-    return json_error(400, "bad_body", "The body could not be read in full.")
+def _incomplete() -> ShutdownRefused:
+    return ShutdownRefused("bad_body", "The body could not be read in full.")
 
 
-def _too_large(max_body: int) -> Response:
-    return json_error(
-        413,
+def _too_large(max_body: int) -> ShutdownRefused:
+    return ShutdownRefused(
         "body_too_large",
         f"The body may be at most {max_body} bytes (SHUTDOWN_MAX_BODY).",
     )

@@ -166,7 +166,7 @@ def test_one_record_per_attempt_with_fields(
             assert event.shutdown_id == app.extensions["shutdown"].coordinator.record.id
 
         record = next(r for r in caplog.records if hasattr(r, "audit"))
-        assert record.name == "flask_shutdown"
+        assert record.name == "flask_shutdown.audit"
         expected = logging.INFO if reason == "status_read" else logging.WARNING
         assert record.levelno == expected
         assert reason in record.getMessage()

@@ -1,16 +1,24 @@
 """Requests count as in flight until their body is exhausted or closed,
-whichever comes first."""
+whichever comes first, or it is dropped unsent; test-client requests do
+not count."""
 
 from __future__ import annotations
 
 import collections.abc as cabc
+import gc
+import io
+import types
 import typing as t
 
 import pytest
 
 from flask_shutdown.inflight import InFlight
-from flask_shutdown.inflight import ON_FINISH_KEY
+from flask_shutdown.inflight import TICKET_KEY
 from flask_shutdown.inflight import TrackingMiddleware
+
+
+def gate(admitting: bool = True) -> t.Any:
+    return types.SimpleNamespace(admitting=admitting)
 
 
 class Body:
@@ -37,12 +45,12 @@ def make(
     finished: list[str] = []
 
     def app(environ: dict[str, t.Any], start_response: t.Any) -> cabc.Iterable[bytes]:
-        environ[ON_FINISH_KEY].append(lambda: finished.append("done"))
+        in_flight.after(environ[TICKET_KEY], lambda: finished.append("done"))
         start_response("200 OK", [])
         return body
 
     return (
-        TrackingMiddleware(app, in_flight, lambda: refusing, {"/shutdown"}),
+        TrackingMiddleware(app, in_flight, gate(not refusing), {"/shutdown"}),
         in_flight,
         finished,
     )
@@ -92,7 +100,7 @@ def test_error_in_app_counts_out() -> None:
     def app(environ: t.Any, start_response: t.Any) -> cabc.Iterable[bytes]:
         raise RuntimeError("view crashed")
 
-    mw = TrackingMiddleware(app, in_flight, lambda: False, ())
+    mw = TrackingMiddleware(app, in_flight, gate(), ())
 
     with pytest.raises(RuntimeError):
         call(mw)
@@ -115,7 +123,7 @@ def test_refusing_answers_503_except_exempt_paths() -> None:
 
 def test_wait_idle_and_describe() -> None:
     in_flight = InFlight()
-    ticket = in_flight.enter("GET /slow")
+    ticket = in_flight.enter("GET", "/slow")
     assert in_flight.wait_idle(0.01) is False
     assert in_flight.describe()[0].startswith("GET /slow (")
     in_flight.leave(ticket)
@@ -127,10 +135,56 @@ def test_failing_finish_callback_is_logged(caplog: pytest.LogCaptureFixture) -> 
     in_flight = InFlight()
 
     def app(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
-        environ[ON_FINISH_KEY].append(lambda: 1 / 0)
+        in_flight.after(environ[TICKET_KEY], lambda: 1 / 0)
         return [b"x"]
 
-    mw = TrackingMiddleware(app, in_flight, lambda: False, ())
+    mw = TrackingMiddleware(app, in_flight, gate(), ())
     assert list(call(mw)) == [b"x"]
     assert "A shutdown callback failed" in caplog.text
+    assert len(in_flight) == 0
+
+
+def test_dropped_body_counts_out() -> None:
+    # A response that is neither iterated nor closed was never sent: it
+    # must not hold a drain until SHUTDOWN_DRAIN_TIMEOUT.
+    mw, in_flight, finished = make(Body([b"a"]))
+    rv = call(mw)
+    assert len(in_flight) == 1
+    del rv
+    gc.collect()
+    assert len(in_flight) == 0
+    assert finished == ["done"]
+
+
+def test_callback_after_the_request_left_runs_at_once() -> None:
+    in_flight = InFlight()
+    ticket = in_flight.enter("POST", "/shutdown")
+    in_flight.leave(ticket)
+    ran: list[int] = []
+    in_flight.after(ticket, lambda: ran.append(1))
+    assert ran == [1]
+
+
+def test_test_client_requests_are_not_counted() -> None:
+    in_flight = InFlight()
+    seen: list[bool] = []
+
+    def app(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+        seen.append(TICKET_KEY in environ)
+        return [b"x"]
+
+    mw = TrackingMiddleware(app, in_flight, gate(), ())
+    # What Werkzeug's test client builds: no SERVER_SOFTWARE, an in-memory
+    # body.
+    environ = {"PATH_INFO": "/", "REQUEST_METHOD": "GET", "wsgi.input": io.BytesIO()}
+    rv = mw(environ, lambda s, h: None)  # type: ignore[arg-type]
+    assert len(in_flight) == 0
+    assert seen == [False]
+    assert list(rv) == [b"x"]
+    # A real server sets SERVER_SOFTWARE, whatever its body stream is.
+    environ["SERVER_SOFTWARE"] = "waitress"
+    rv = mw(environ, lambda s, h: None)  # type: ignore[arg-type]
+    assert len(in_flight) == 1
+    assert seen == [False, True]
+    list(rv)
     assert len(in_flight) == 0

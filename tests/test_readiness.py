@@ -29,7 +29,7 @@ def test_ready_then_503_with_drain_delay(make_app: AppFactory, serve: t.Any) -> 
     assert ready.json()["status"] == "shutting_down"
     # ...but during the drain delay the app still serves normally.
     coordinator = app.extensions["shutdown"].coordinator
-    assert not coordinator.refusing
+    assert coordinator.admitting
     assert requests.get(server.url, timeout=5).text == "ok"
 
     server.join(10)

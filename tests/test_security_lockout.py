@@ -12,6 +12,7 @@ import pytest
 import requests
 
 import flask_shutdown.auth
+from flask_shutdown import ShutdownRefused
 from flask_shutdown.security import Lockout
 
 from .conftest import AppFactory
@@ -210,20 +211,22 @@ def test_lockout_bounded_and_forgets_expired_first() -> None:
     lockout = Lockout(2, 10, max_entries=3, clock=clock)
 
     def fail(key: str) -> None:
-        attempt = lockout.reserve(key)
-        assert not isinstance(attempt, float)
-        lockout.finish(attempt, failed=True)
+        lockout.finish(lockout.reserve(key), failed=True)
 
     fail("old")
     clock.now += 20
     fail("a")
     fail("a")
     fail("b")
-    assert isinstance(lockout.reserve("a"), float)
+    with pytest.raises(ShutdownRefused):
+        lockout.reserve("a")
+
     # Full: the expired "old" goes first, and "a" stays locked.
     fail("c")
     assert len(lockout) == 3
-    assert isinstance(lockout.reserve("a"), float)
+    with pytest.raises(ShutdownRefused):
+        lockout.reserve("a")
+
     # Still full of live entries: the least recently seen goes.
     fail("d")
     assert len(lockout) == 3
@@ -235,7 +238,6 @@ def test_success_entries_are_dropped() -> None:
 
     for i in range(100):
         attempt = lockout.reserve(f"k{i}")
-        assert not isinstance(attempt, float)
         lockout.finish(attempt, failed=False)
 
     assert len(lockout) == 0

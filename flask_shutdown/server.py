@@ -5,6 +5,13 @@ its next poll (0.5 s by default), and deadlocks when ``shutdown()`` is
 called from the thread that serves. :class:`ServerThread` runs its own
 loop instead: a selector over the listening socket and one end of a
 socket pair, so that a stop wakes it immediately, from any thread.
+
+This module knows only WSGI. The graceful part of a stop (drain, hooks)
+belongs to whoever manages the app's life: a :class:`Lifecycle`, found
+for the app by the functions in :attr:`ServerThread.lifecycle_finders`.
+The extension registers one there when it is imported, so that
+``ServerThread(app)`` stops an app that uses it gracefully, while this
+module never imports the extension.
 """
 
 from __future__ import annotations
@@ -17,8 +24,6 @@ import typing as t
 
 from werkzeug.serving import make_server
 
-from .base import ServerAdapter
-
 if t.TYPE_CHECKING:
     import collections.abc as cabc
     import ssl
@@ -28,18 +33,25 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
     from werkzeug.serving import BaseWSGIServer
 
-    from ..extension import AppState
-    from ..sequence import Coordinator
-
-logger = logging.getLogger("flask_shutdown")
+logger = logging.getLogger(__name__)
 
 #: The environ key that tells the shutdown endpoint which
 #: :class:`ServerThread` served the request.
 SERVER_THREAD_KEY = "flask_shutdown.server_thread"
 
-#: How long a stop waits for the thread that served the shutdown request
-#: to finish closing its connection, so that the response is never cut.
-_TRIGGER_JOIN_TIMEOUT = 2.0
+
+class Lifecycle(t.Protocol):
+    """Manages the life of an app served by a :class:`ServerThread`."""
+
+    def server_starting(self, server: ServerThread) -> None:
+        """The server is about to serve the app."""
+
+    def shutdown_server(self, server: ServerThread, reason: str) -> t.Any:
+        """Stop ``server`` gracefully; returns what the stop amounted to."""
+
+
+#: Returns the :class:`Lifecycle` of a WSGI app, or ``None``.
+LifecycleFinder = t.Callable[[t.Any], "Lifecycle | None"]
 
 
 class ServerThread(threading.Thread):
@@ -66,6 +78,10 @@ class ServerThread(threading.Thread):
     :param daemon: Whether the thread is a daemon thread.
     :raises OSError: The address could not be bound.
     """
+
+    #: Functions that find the :class:`Lifecycle` managing an app; the
+    #: first one that returns one wins. Flask-Shutdown adds its own.
+    lifecycle_finders: t.ClassVar[list[LifecycleFinder]] = []
 
     def __init__(
         self,
@@ -134,17 +150,10 @@ class ServerThread(threading.Thread):
 
         :raises RuntimeError: A shutdown of the app is still under way.
         """
-        state = _state(self.app)
+        lifecycle = _find_lifecycle(self.app)
 
-        if state is not None:
-            # A finished shutdown leaves the app refusing requests; serving
-            # it again starts a new life cycle. The previous server's loop
-            # may have ended a moment before its sequence recorded the stop.
-            if state.coordinator.record is not None:
-                state.coordinator.wait(_TRIGGER_JOIN_TIMEOUT)
-
-            state.coordinator.reset()
-            state.server_thread = self
+        if lifecycle is not None:
+            lifecycle.server_starting(self)
 
         super().start()
 
@@ -175,32 +184,27 @@ class ServerThread(threading.Thread):
                 self._wake_w.close()
                 self._stopped.set()
 
-    def shutdown(self, reason: str = "ServerThread.shutdown()") -> None:
+    def shutdown(self, reason: str = "ServerThread.shutdown()") -> t.Any:
         """Stop gracefully: if the app uses :class:`~flask_shutdown.Shutdown`,
-        run its whole sequence (drain, hooks, stop); otherwise just stop.
-        Blocks until the server has stopped, except when called from the
-        thread that serves (a request on a non-threaded server), where
-        blocking would deadlock.
+        run its whole sequence (drain, hooks, stop) and return its
+        :class:`~flask_shutdown.ShutdownRecord`; otherwise just stop and
+        return ``None``. Blocks until the server has stopped, except when
+        called from the thread that serves (a request on a non-threaded
+        server), where blocking would deadlock.
 
         :param reason: Recorded as the shutdown's reason.
         """
-        state = _state(self.app)
+        lifecycle = _find_lifecycle(self.app)
 
-        if state is None:
+        if lifecycle is None:
             self.stop_serving()
-            return
+            return None
 
-        state.begin(
-            None,
-            reason=reason,
-            requested_by="code",
-            source="code",
-            adapter=ThreadAdapter(self),
-        )
+        return lifecycle.shutdown_server(self, reason)
 
-        if threading.current_thread() is not self:
-            state.coordinator.wait()
-            self._stopped.wait()
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Wait until the socket is closed. Returns whether it is."""
+        return self._stopped.wait(timeout)
 
     def stop_serving(self) -> None:
         """Stop the loop now, without draining or running hooks: requests
@@ -243,52 +247,11 @@ class ServerThread(threading.Thread):
         return self.app(environ, start_response)
 
 
-class ThreadAdapter(ServerAdapter):
-    """Stops a :class:`ServerThread`: waits for the thread that served the
-    shutdown request to close its connection, then wakes the serving
-    loop and waits for it to close the socket.
-    """
+def _find_lifecycle(app: object) -> Lifecycle | None:
+    for finder in ServerThread.lifecycle_finders:
+        lifecycle = finder(app)
 
-    name = "thread"
-    not_detected = "this request was not served by a flask_shutdown.ServerThread."
+        if lifecycle is not None:
+            return lifecycle
 
-    def __init__(
-        self, server: ServerThread, trigger_thread: threading.Thread | None = None
-    ) -> None:
-        self.server = server
-        #: The request thread that asked for the stop: its response must be
-        #: finished before the socket closes.
-        self.trigger_thread = trigger_thread
-
-    @classmethod
-    def detect(cls, environ: WSGIEnvironment | None) -> ServerAdapter | None:
-        server = None if environ is None else environ.get(SERVER_THREAD_KEY)
-
-        if server is None:
-            return None
-
-        # Detection runs in the view, so this is the thread serving the
-        # shutdown request.
-        return cls(server, threading.current_thread())
-
-    def stop(self, coordinator: Coordinator) -> None:
-        trigger = self.trigger_thread
-
-        # On a non-threaded server the request ran on the serving thread
-        # itself, which finishes the response before it sees the stop.
-        if trigger is not None and trigger not in (
-            self.server,
-            threading.current_thread(),
-        ):
-            trigger.join(_TRIGGER_JOIN_TIMEOUT)
-
-        self.server.stop_serving()
-
-
-def _state(app: object) -> AppState | None:
-    extensions = getattr(app, "extensions", None)
-
-    if not isinstance(extensions, dict):
-        return None
-
-    return extensions.get("shutdown")
+    return None

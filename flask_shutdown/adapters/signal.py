@@ -16,9 +16,9 @@ import typing as t
 from .base import ServerAdapter
 
 if t.TYPE_CHECKING:
-    from ..sequence import Coordinator
+    from .base import StopContext
 
-logger = logging.getLogger("flask_shutdown")
+logger = logging.getLogger(__name__)
 
 
 class SignalAdapter(ServerAdapter):
@@ -49,7 +49,7 @@ class SignalAdapter(ServerAdapter):
                 " such as 'signal:SIGTERM' or 'signal:SIGINT'."
             ) from None
 
-    def stop(self, coordinator: Coordinator) -> None:
+    def stop(self, context: StopContext) -> None:
         pid = os.getpid() if self.pid is None else self.pid
         logger.info("Sending %s to process %d.", signal.Signals(self.signum).name, pid)
         os.kill(pid, self.signum)
@@ -66,5 +66,5 @@ class CallableAdapter(ServerAdapter):
     def __init__(self, func: t.Callable[..., t.Any]) -> None:
         self.func = func
 
-    def stop(self, coordinator: Coordinator) -> None:
-        self.func(coordinator.record)
+    def stop(self, context: StopContext) -> None:
+        self.func(context.record)

@@ -31,15 +31,15 @@ import os
 import signal
 import typing as t
 
+from ..server import SERVER_THREAD_KEY
 from .base import ServerAdapter
-from .thread import SERVER_THREAD_KEY
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from ..sequence import Coordinator
+    from .base import StopContext
 
-logger = logging.getLogger("flask_shutdown")
+logger = logging.getLogger(__name__)
 
 
 class WerkzeugAdapter(ServerAdapter):
@@ -76,7 +76,7 @@ class WerkzeugAdapter(ServerAdapter):
 
         return cls(address)
 
-    def stop(self, coordinator: Coordinator) -> None:
+    def stop(self, context: StopContext) -> None:
         pid = os.getpid()
 
         if os.environ.get("WERKZEUG_RUN_MAIN") == "true":

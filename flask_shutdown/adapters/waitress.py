@@ -30,9 +30,9 @@ from .base import ServerAdapter
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from ..sequence import Coordinator
+    from .base import StopContext
 
-logger = logging.getLogger("flask_shutdown")
+logger = logging.getLogger(__name__)
 
 _POLL_INTERVAL = 0.02
 
@@ -60,8 +60,8 @@ class WaitressAdapter(ServerAdapter):
 
         return cls(server)
 
-    def stop(self, coordinator: Coordinator) -> None:
-        deadline = time.monotonic() + coordinator.drain_timeout
+    def stop(self, context: StopContext) -> None:
+        deadline = context.deadline
 
         while True:
             while not self.idle() and time.monotonic() < deadline:

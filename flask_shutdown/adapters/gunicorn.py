@@ -44,11 +44,13 @@ from ._backlog import wait_backlog_empty
 from .base import ServerAdapter
 
 if t.TYPE_CHECKING:
+    import collections.abc as cabc
+
     from _typeshed.wsgi import WSGIEnvironment
 
-    from ..sequence import Coordinator
+    from .base import StopContext
 
-logger = logging.getLogger("flask_shutdown")
+logger = logging.getLogger(__name__)
 
 
 class GunicornAdapter(ServerAdapter):
@@ -71,18 +73,7 @@ class GunicornAdapter(ServerAdapter):
         if worker is not None and _drains_backlog(worker):
             return _SyncGunicornAdapter(worker)
 
-        if worker is not None and _is_threaded(worker) and worker.cfg.workers > 1:
-            # This runs in the shutdown view. The other workers serve new
-            # connections from now on; this one finishes those it holds
-            # instead of answering new ones with 503 during its drain. The
-            # main loop drops the listener itself once over this limit.
-            worker.worker_connections = 0
-            wake = getattr(getattr(worker, "method_queue", None), "defer", None)
-
-            if wake is not None:
-                wake(lambda: None)
-
-        return cls()
+        return cls(worker)
 
     @classmethod
     def create(cls, environ: WSGIEnvironment | None) -> ServerAdapter:
@@ -91,16 +82,37 @@ class GunicornAdapter(ServerAdapter):
         if adapter is not None:
             return adapter
 
-        if environ is None and current_worker() is not None:
-            return cls()
+        if environ is None:
+            worker = current_worker()
+
+            if worker is not None:
+                return cls(worker)
 
         raise RuntimeError(
             "SHUTDOWN_STRATEGY is 'gunicorn', but this request was not served by"
             " a gunicorn worker."
         )
 
-    def stop(self, coordinator: Coordinator) -> None:
-        worker = current_worker()
+    def __init__(self, worker: t.Any = None) -> None:
+        #: The gunicorn ``Worker`` of this process, if found.
+        self.worker = worker
+
+    def accepted(self) -> None:
+        worker = self.worker
+
+        if worker is not None and _is_threaded(worker) and worker.cfg.workers > 1:
+            # The other workers serve new connections from now on; this
+            # one finishes those it holds instead of answering new ones
+            # with 503 during its drain. The main loop drops the listener
+            # itself once over this limit.
+            worker.worker_connections = 0
+            wake = getattr(getattr(worker, "method_queue", None), "defer", None)
+
+            if wake is not None:
+                wake(lambda: None)
+
+    def stop(self, context: StopContext) -> None:
+        worker = self.worker
         arbiter = os.getppid() if worker is None else int(worker.ppid)
         logger.info("Sending SIGTERM to the gunicorn arbiter %d.", arbiter)
         os.kill(arbiter, signal.SIGTERM)
@@ -113,12 +125,9 @@ class _SyncGunicornAdapter(GunicornAdapter):
 
     inline = True
 
-    def __init__(self, worker: t.Any) -> None:
-        self.worker = worker
-
-    def stop(self, coordinator: Coordinator) -> None:
+    def stop(self, context: StopContext) -> None:
         # The arbiter kills a sync worker that is silent for its timeout.
-        timeout = min(coordinator.drain_timeout, float(self.worker.cfg.timeout) / 2)
+        timeout = min(context.remaining(), float(self.worker.cfg.timeout) / 2)
         listeners = [
             socket.socket(fileno=os.dup(listener.fileno()))
             for listener in self.worker.sockets
@@ -130,7 +139,7 @@ class _SyncGunicornAdapter(GunicornAdapter):
             for sock in listeners:
                 sock.close()
 
-        super().stop(coordinator)
+        super().stop(context)
 
 
 def current_worker() -> t.Any:
@@ -153,9 +162,10 @@ def current_worker() -> t.Any:
     return None
 
 
-def prepare(coordinator: Coordinator) -> None:
-    """Run the hooks once in each worker when it exits, for the workers
-    that did not serve the shutdown request. Called at ``init_app``.
+def prepare(on_exit: cabc.Callable[[], object]) -> None:
+    """Call ``on_exit`` (which runs the hooks once) in each worker when it
+    exits, for the workers that did not serve the shutdown request.
+    Called at ``init_app``.
     """
     if "gunicorn" not in sys.modules:
         return
@@ -164,7 +174,7 @@ def prepare(coordinator: Coordinator) -> None:
         # With --preload this handler is registered in the arbiter and
         # inherited by every worker; it runs only in the workers.
         if current_worker() is not None:
-            coordinator.run_hooks_once()
+            on_exit()
 
     atexit.register(at_exit)
 

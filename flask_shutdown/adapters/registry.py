@@ -1,4 +1,4 @@
-"""Server adapters, one module each, and how one is chosen for a request.
+"""The registry of server adapters, and how one is chosen for a request.
 
 ``SHUTDOWN_STRATEGY`` is ``"auto"`` (detect from the request), the name of
 an adapter, ``"signal"``/``"signal:NAME"``, or a callable that receives the
@@ -17,6 +17,7 @@ from .base import ServerAdapter
 from .gunicorn import GunicornAdapter
 from .signal import CallableAdapter
 from .signal import SignalAdapter
+from .testclient import TestClientAdapter
 from .thread import ThreadAdapter
 from .uwsgi import UwsgiAdapter
 from .waitress import WaitressAdapter
@@ -26,11 +27,11 @@ from .werkzeug_run import WerkzeugAdapter
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from ..sequence import Coordinator
+logger = logging.getLogger(__name__)
 
-logger = logging.getLogger("flask_shutdown")
-
-#: Adapters by name, in the order ``"auto"`` tries them.
+#: Adapters by name, in the order ``"auto"`` tries them. The test client
+#: comes last: it is recognised by what real servers set, not by a mark
+#: of its own.
 ADAPTERS: dict[str, type[ServerAdapter]] = {
     ThreadAdapter.name: ThreadAdapter,
     LegacyHookAdapter.name: LegacyHookAdapter,
@@ -38,22 +39,26 @@ ADAPTERS: dict[str, type[ServerAdapter]] = {
     GunicornAdapter.name: GunicornAdapter,
     WaitressAdapter.name: WaitressAdapter,
     UwsgiAdapter.name: UwsgiAdapter,
+    TestClientAdapter.name: TestClientAdapter,
 }
 
+#: What ``SHUTDOWN_STRATEGY`` may be.
+Strategy = t.Union[str, cabc.Callable[..., t.Any]]
 
-def prepare(coordinator: Coordinator) -> None:
+
+def prepare_process(on_exit: cabc.Callable[[], object]) -> None:
     """Per-process set-up at ``init_app``: on servers with several worker
-    processes, the workers that did not serve ``POST /shutdown`` run the
-    teardown hooks when they exit.
+    processes, the workers that did not serve ``POST /shutdown`` call
+    ``on_exit`` (which runs the hooks once) when they exit.
     """
-    gunicorn.prepare(coordinator)
-    uwsgi.prepare(coordinator)
+    gunicorn.prepare(on_exit)
+    uwsgi.prepare(on_exit)
 
 
-def check_strategy(strategy: str | cabc.Callable[..., t.Any]) -> None:
-    """Validate ``SHUTDOWN_STRATEGY`` at ``init_app``.
+def check_strategy(strategy: object) -> None:
+    """Validate ``SHUTDOWN_STRATEGY``.
 
-    :raises RuntimeError: Unknown name.
+    :raises RuntimeError: Unknown name, or neither a name nor a callable.
     """
     if callable(strategy) or strategy == "auto" or strategy in ADAPTERS:
         return
@@ -69,12 +74,23 @@ def check_strategy(strategy: str | cabc.Callable[..., t.Any]) -> None:
     )
 
 
-def resolve(
-    strategy: str | cabc.Callable[..., t.Any], environ: WSGIEnvironment | None
-) -> ServerAdapter:
-    """Choose the adapter that stops the server serving ``environ``."""
+def resolve(strategy: Strategy, environ: WSGIEnvironment | None) -> ServerAdapter:
+    """Choose the adapter that stops the server serving ``environ``.
+
+    Under Werkzeug's test client no server runs, so a named strategy
+    (a server or a signal) would stop the wrong thing or the test process
+    itself: the test client's adapter is used instead. A callable strategy
+    is the app's own code and is called as configured.
+
+    :raises RuntimeError: A named strategy does not apply to this request.
+    """
     if callable(strategy):
         return CallableAdapter(strategy)
+
+    test_client = TestClientAdapter.detect(environ)
+
+    if test_client is not None:
+        return test_client
 
     if strategy.split(":")[0] == "signal":
         return SignalAdapter.from_spec(strategy)

@@ -19,7 +19,7 @@ from .base import ServerAdapter
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from ..sequence import Coordinator
+    from .base import StopContext
 
 HOOK_KEY = "werkzeug.server.shutdown"
 
@@ -42,7 +42,7 @@ class LegacyHookAdapter(ServerAdapter):
         hook = None if environ is None else environ.get(HOOK_KEY)
         return None if hook is None else cls(hook)
 
-    def stop(self, coordinator: Coordinator) -> None:
+    def stop(self, context: StopContext) -> None:
         with warnings.catch_warnings():
             # Werkzeug 2.0 warns that the hook is deprecated; the user did
             # not call it, so the warning would only confuse.

@@ -18,9 +18,10 @@ import sys
 import threading
 import typing as t
 
-from .sequence import ExitCode
-from .servers.thread import ServerThread
-from .servers.thread import ThreadAdapter
+from .adapters.thread import ThreadAdapter
+from .extension import find_state
+from .record import ExitCode
+from .server import ServerThread
 
 if t.TYPE_CHECKING:
     import types
@@ -58,8 +59,7 @@ def serve(
         :class:`~flask_shutdown.ExitCode` for the others.
     """
     server = ServerThread(app, host, port, threaded=threaded)
-    extensions = getattr(app, "extensions", None)
-    state = extensions.get("shutdown") if isinstance(extensions, dict) else None
+    state = find_state(app)
     interrupts = 0
 
     def begin(signum: int) -> None:
@@ -69,7 +69,7 @@ def serve(
             server.stop_serving()
             return
 
-        state.begin(
+        state.trigger(
             None,
             reason=f"received {name}",
             requested_by=f"signal:{name}",

@@ -39,11 +39,13 @@ from ._backlog import wait_backlog_empty
 from .base import ServerAdapter
 
 if t.TYPE_CHECKING:
+    import collections.abc as cabc
+
     from _typeshed.wsgi import WSGIEnvironment
 
-    from ..sequence import Coordinator
+    from .base import StopContext
 
-logger = logging.getLogger("flask_shutdown")
+logger = logging.getLogger(__name__)
 
 _POLL_INTERVAL = 0.05
 
@@ -90,14 +92,14 @@ class UwsgiAdapter(ServerAdapter):
 
         return cls()
 
-    def stop(self, coordinator: Coordinator) -> None:
+    def stop(self, context: StopContext) -> None:
         uwsgi = _module()
-        deadline = time.monotonic() + coordinator.drain_timeout
+        deadline = context.deadline
         listeners = [socket.socket(fileno=os.dup(fd)) for fd in uwsgi.sockets]
 
         try:
             if int(uwsgi.numproc) > 1:
-                wait_backlog_empty(listeners, coordinator.drain_timeout)
+                wait_backlog_empty(listeners, context.remaining())
 
             fifo = _master_fifo(uwsgi)
 
@@ -123,9 +125,10 @@ class UwsgiAdapter(ServerAdapter):
         os.kill(master, signal.SIGINT)
 
 
-def prepare(coordinator: Coordinator) -> None:
-    """Run the hooks once in each worker when it exits, for the workers
-    that did not serve the shutdown request. Called at ``init_app``.
+def prepare(on_exit: cabc.Callable[[], object]) -> None:
+    """Call ``on_exit`` (which runs the hooks once) in each worker when it
+    exits, for the workers that did not serve the shutdown request.
+    Called at ``init_app``.
     """
     uwsgi = _module()
 
@@ -137,7 +140,7 @@ def prepare(coordinator: Coordinator) -> None:
         # handler is inherited by the workers; uWSGI does not run atexit
         # handlers in the master, and the check keeps it that way.
         if os.getpid() != uwsgi.masterpid():
-            coordinator.run_hooks_once()
+            on_exit()
 
     atexit.register(at_exit)
 

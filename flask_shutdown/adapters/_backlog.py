@@ -9,7 +9,7 @@ import socket
 import struct
 import time
 
-logger = logging.getLogger("flask_shutdown")
+logger = logging.getLogger(__name__)
 
 #: How often the accept queue is read, and how many empty reads in a row
 #: mean it has drained.
