@@ -10,6 +10,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
 import requests
 from werkzeug.security import generate_password_hash
 
@@ -191,9 +192,10 @@ def test_factory_app_and_cli_token(tmp_path: Path) -> None:
         assert "requested by signed:" in proc.output()
 
 
-def test_pytest_example() -> None:
+@pytest.mark.parametrize("name", ["test_example.py", "test_unit_shutdown.py"])
+def test_pytest_examples(name: str) -> None:
     rv = subprocess.run(
-        [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_example.py"],
+        [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", name],
         cwd=EXAMPLES,
         env=clean_env(),
         capture_output=True,

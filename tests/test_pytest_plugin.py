@@ -256,3 +256,156 @@ def test_pytester_server_that_does_not_stop(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*did not stop within 0.1 s*"])
+
+
+def test_pytester_failing_hook_fails_the_teardown(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from flask import Flask
+
+        from flask_shutdown import Shutdown
+
+
+        @pytest.fixture
+        def app():
+            app = Flask("hooked")
+            app.config["SHUTDOWN_TOKENS"] = ["a-long-enough-test-token"]
+            shutdown = Shutdown(app)
+
+            @shutdown.teardown
+            def close_db():
+                raise ConnectionError("database is gone")
+
+            return app
+
+
+        def test_fails_at_teardown(shutdown_server):
+            pass
+
+
+        @pytest.mark.shutdown_failures_warn
+        def test_warns_at_teardown(shutdown_server):
+            pass
+        """
+    )
+    # -W default: the outer run turns warnings into errors.
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rA", "-W", "default")
+    result.assert_outcomes(passed=2, errors=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_fails_at_teardown*",
+            "*stopped with exit code 1 (HOOK_FAILED)*",
+            "*hook 'app.<locals>.close_db': error: ConnectionError: database is gone*",
+            "*ShutdownFailedWarning*",
+        ]
+    )
+
+
+def test_pytester_app_is_running_again_after_a_stop(pytester: pytest.Pytester) -> None:
+    """A session-wide app stopped by one test's server serves the next
+    test; the marker keeps it stopped when a test wants that.
+    """
+    pytester.makepyfile(
+        """
+        import pytest
+        import requests
+        from flask import Flask
+
+        from flask_shutdown import Shutdown
+
+        TOKEN = "a-long-enough-test-token"
+
+
+        @pytest.fixture(scope="session")
+        def app():
+            app = Flask("shared")
+            app.config["SHUTDOWN_TOKENS"] = [TOKEN]
+            Shutdown(app)
+            app.get("/")(lambda: "ok")
+            return app
+
+
+        def test_stops_its_server(shutdown_server):
+            rv = requests.post(
+                shutdown_server.url + "/shutdown",
+                headers={"Authorization": "Bearer " + TOKEN},
+                timeout=10,
+            )
+            assert rv.status_code == 202
+
+
+        def test_app_serves_again(app):
+            assert app.test_client().get("/").status_code == 200
+
+
+        @pytest.mark.shutdown_keep_stopped
+        def test_keeps_it_stopped(shutdown_server):
+            pass
+
+
+        def test_app_is_still_stopped(app):
+            assert app.test_client().get("/").status_code == 503
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+
+
+def test_pytester_session_scope(pytester: pytest.Pytester) -> None:
+    pytester.makeini(
+        """
+        [pytest]
+        shutdown_server_scope = session
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+        from flask import Flask
+
+        from flask_shutdown import Shutdown
+
+        SERVERS = []
+
+
+        @pytest.fixture(scope="session")
+        def app():
+            app = Flask("session")
+            app.config["SHUTDOWN_TOKENS"] = ["a-long-enough-test-token"]
+            Shutdown(app)
+            return app
+
+
+        def test_one(shutdown_server):
+            SERVERS.append(shutdown_server)
+
+
+        def test_two(shutdown_server):
+            SERVERS.append(shutdown_server)
+            assert SERVERS[0] is SERVERS[1]
+            assert not shutdown_server.stopped
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_pytester_pytest_flask_client_does_not_hold_the_drain(
+    pytester: pytest.Pytester,
+) -> None:
+    """Unread responses of pytest-flask's ``client`` used to count as in
+    flight until SHUTDOWN_DRAIN_TIMEOUT (30 s); now a drain that timed out
+    would fail the teardown, so a clean pass shows it did not.
+    """
+    pytester.makeconftest(PYTESTER_CONFTEST)
+    pytester.makepyfile(
+        """
+        def test_client_then_server(client, shutdown_server):
+            client.get("/slow")
+            client.get("/slow", buffered=False)
+            assert shutdown_server.url
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
