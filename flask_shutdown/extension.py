@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import collections.abc as cabc
+import hashlib
 import logging
 import threading
 import typing as t
@@ -13,6 +14,8 @@ from flask import current_app
 from flask import has_request_context
 from flask import request
 
+from . import shared
+from .adapters.registry import master_process
 from .adapters.registry import prepare_process
 from .adapters.registry import resolve
 from .adapters.thread import ThreadAdapter
@@ -66,6 +69,7 @@ class AppState:
             drain_delay=config.drain_delay,
             drain_timeout=config.drain_timeout,
             hook_timeout=config.hook_timeout,
+            shared=shared.LazyState(lambda: _shared_state(app, config)),
         )
         #: Signs and verifies tokens, or ``None`` when signed tokens are off.
         self.signer = TokenSigner(config.signing_keys) if config.signed_tokens else None
@@ -133,6 +137,13 @@ class AppState:
             after_response=after_response,
         )
 
+    def worker_exiting(self) -> None:
+        """A worker of a multi-process server exits: run the hooks once in
+        it, and let go of the state it shares with the other workers.
+        """
+        self.coordinator.run_hooks_once()
+        self.coordinator.shared.release()
+
     # -- Lifecycle of a ServerThread serving the app -------------------------
 
     def server_starting(self, server: ServerThread) -> None:
@@ -182,8 +193,15 @@ class AppState:
             "ready": coordinator.ready,
             "in_flight": max(len(self.in_flight) - exclude, 0),
         }
+        shared = coordinator.shared_report()
 
-        if record is None:
+        if shared is not None and (
+            record is None or shared["shutdown_id"] == record.id
+        ):
+            # The worker that runs the shutdown shares its progress; this
+            # one may have only joined it, or not heard of it at all.
+            rv.update(shared)
+        elif record is None:
             rv.update(
                 shutdown_id=None,
                 reason=None,
@@ -270,7 +288,7 @@ class Shutdown:
 
         config = ShutdownConfig.from_app(app, **self._options)
         state = AppState(self, app, config)
-        prepare_process(state.coordinator.run_hooks_once)
+        prepare_process(state.worker_exiting)
 
         exempt = {config.path, config.status_path}
 
@@ -400,6 +418,21 @@ class Shutdown:
             )
 
         return state
+
+
+def _shared_state(app: Flask, config: ShutdownConfig) -> shared.LocalState:
+    """The state this process shares with the other workers of its
+    server, or its own when it is the only one.
+    """
+    master = master_process()
+
+    if master is None:
+        return shared.LocalState()
+
+    # Several apps may share one server (DispatcherMiddleware): one file
+    # per app and endpoint.
+    key = hashlib.sha256(f"{app.import_name}\0{config.path}".encode()).hexdigest()
+    return shared.for_server(master, key[:16])
 
 
 def get_state(app: t.Any) -> AppState:

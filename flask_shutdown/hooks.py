@@ -48,12 +48,20 @@ class HookResult:
         return self.status == "ok"
 
     def to_dict(self) -> dict[str, t.Any]:
+        """The result as JSON-ready data, as the status report shows it."""
         return {
             "name": self.name,
             "status": self.status,
             "duration_ms": round(self.duration * 1000, 3),
             "error": self.error,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, t.Any]) -> HookResult:
+        """Rebuild a result from :meth:`to_dict`."""
+        return cls(
+            data["name"], data["status"], data["duration_ms"] / 1000, data.get("error")
+        )
 
 
 def run_hooks(

@@ -90,8 +90,20 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _scope(fixture_name: str, config: pytest.Config) -> str:
-    return str(config.getini(SCOPE_OPTION))
+_Scope = t.Literal["session", "package", "module", "class", "function"]
+_SCOPES: tuple[_Scope, ...] = t.get_args(_Scope)
+
+
+def _scope(fixture_name: str, config: pytest.Config) -> _Scope:
+    value = str(config.getini(SCOPE_OPTION)).strip()
+
+    for scope in _SCOPES:
+        if value == scope:
+            return scope
+
+    raise pytest.UsageError(
+        f"{SCOPE_OPTION} must be one of {', '.join(_SCOPES)}, not {value!r}."
+    )
 
 
 def _stop(server: ServerThread) -> ShutdownRecord | None:

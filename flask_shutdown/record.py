@@ -121,6 +121,34 @@ class ShutdownRecord:
             "exit_code": int(self.exit_code) if self.stopped else None,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, t.Any]) -> ShutdownRecord:
+        """Rebuild a record from :meth:`to_dict`, as another worker process
+        of the same server shared it.
+        """
+        return cls(
+            id=data["shutdown_id"],
+            reason=data["reason"],
+            requested_by=data["requested_by"],
+            source=data["source"],
+            requested_at=_timestamp(data["requested_at"]),
+            server=data.get("server"),
+            drain_timed_out=bool(data.get("drain_timed_out")),
+            still_running=list(data.get("still_running") or []),
+            hooks=[HookResult.from_dict(h) for h in data.get("hooks") or []],
+            forced=bool(data.get("forced")),
+            error=data.get("error"),
+            stopped_at=(
+                None
+                if data.get("stopped_at") is None
+                else _timestamp(data["stopped_at"])
+            ),
+        )
+
 
 def _iso(ts: float) -> str:
     return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat()
+
+
+def _timestamp(iso: str) -> float:
+    return datetime.datetime.fromisoformat(iso).timestamp()

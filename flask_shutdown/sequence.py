@@ -34,6 +34,7 @@ from .adapters.base import StopContext
 from .hooks import run_hooks
 from .record import Phase
 from .record import ShutdownRecord
+from .shared import LocalState
 from .signals import hooks_done
 from .signals import shutdown_requested
 from .signals import shutdown_stopped
@@ -63,6 +64,8 @@ class Coordinator:
     :param drain_delay: ``SHUTDOWN_DRAIN_DELAY``.
     :param drain_timeout: ``SHUTDOWN_DRAIN_TIMEOUT``.
     :param hook_timeout: ``SHUTDOWN_HOOK_TIMEOUT``.
+    :param shared: The state shared with the other worker processes of
+        the server; per process by default.
     """
 
     def __init__(
@@ -74,8 +77,10 @@ class Coordinator:
         drain_delay: float,
         drain_timeout: float,
         hook_timeout: float,
+        shared: LocalState | None = None,
     ) -> None:
         self.app = app
+        self.shared = LocalState() if shared is None else shared
         self.hooks = hooks
         self.in_flight = in_flight
         self.drain_delay = drain_delay
@@ -106,10 +111,17 @@ class Coordinator:
 
     @property
     def ready(self) -> bool:
-        """Whether the app is ready for traffic (the readiness answer):
-        no shutdown has been accepted.
+        """Whether the app is ready for traffic (the readiness answer): no
+        shutdown has been accepted, by this process or by another worker
+        of the same server.
         """
-        return self._record is None
+        return self._record is None and self.shared.read() is None
+
+    def shared_report(self) -> dict[str, t.Any] | None:
+        """The shutdown of the server as its running worker last shared
+        it, with its ``phase``; ``None`` when no worker shares one.
+        """
+        return self.shared.read()
 
     def trigger(
         self,
@@ -141,13 +153,24 @@ class Coordinator:
             if self._record is not None:
                 return self._record, False
 
-            record = self._record = ShutdownRecord(
+            record = ShutdownRecord(
                 id=uuid.uuid4().hex,
                 reason=reason,
                 requested_by=requested_by,
                 source=source,
                 server=adapter.name,
             )
+            other = self.shared.claim(_report(record, Phase.DRAINING))
+
+            if other is not None:
+                # Another worker of this server accepted a shutdown first:
+                # this one joins it and starts nothing. The server stops
+                # it, and its hooks run when it exits.
+                self._record = ShutdownRecord.from_dict(other)
+                self._phase = Phase(other.get("phase", Phase.DRAINING.value))
+                return self._record, False
+
+            self._record = record
             self._adapter = adapter
             self._phase = Phase.DRAINING
 
@@ -234,6 +257,14 @@ class Coordinator:
                 )
 
             self._init_state()
+            self.shared.clear()
+
+    def _set_phase(self, phase: Phase) -> None:
+        self._phase = phase
+        record = self._record
+
+        if record is not None:
+            self.shared.publish(_report(record, phase))
 
     def _send(self, signal: NamedSignal, record: ShutdownRecord) -> None:
         # A failing observer must not stop the shutdown or break the
@@ -273,7 +304,7 @@ class Coordinator:
         if self._forced.is_set():
             return
 
-        self._phase = Phase.HOOKS
+        self._set_phase(Phase.HOOKS)
         self.run_hooks_once()
         self._send(hooks_done, record)
 
@@ -287,7 +318,7 @@ class Coordinator:
             if self._phase in (Phase.STOPPING, Phase.STOPPED):
                 return
 
-            self._phase = Phase.STOPPING
+            self._set_phase(Phase.STOPPING)
 
         try:
             adapter.stop(StopContext(record, time.monotonic() + self.drain_timeout))
@@ -298,7 +329,7 @@ class Coordinator:
             )
 
         record.stopped_at = time.time()
-        self._phase = Phase.STOPPED
+        self._set_phase(Phase.STOPPED)
         logger.warning(
             "Shutdown %s: %s stopped (exit code %d).",
             record.id,
@@ -308,3 +339,8 @@ class Coordinator:
         # Observers hear of the stop before anyone waiting in wait() wakes.
         self._send(shutdown_stopped, record)
         self._stopped.set()
+
+
+def _report(record: ShutdownRecord, phase: Phase) -> dict[str, t.Any]:
+    """What is shared with the other workers: the record and its phase."""
+    return {**record.to_dict(), "phase": phase.value}

@@ -45,7 +45,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         },
     ),
     ("adapters", {"adapters"}),
-    ("sequence", {"sequence", "inflight"}),
+    ("sequence", {"sequence", "inflight", "shared"}),
     (
         "app-facing extension",
         {

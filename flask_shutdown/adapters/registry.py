@@ -55,6 +55,19 @@ def prepare_process(on_exit: cabc.Callable[[], object]) -> None:
     uwsgi.prepare(on_exit)
 
 
+def master_process() -> int | None:
+    """The pid of the master process of a server with several worker
+    processes, when this process is one of its workers: the gunicorn
+    arbiter, the uWSGI master. ``None`` for a single-process server.
+    """
+    worker = gunicorn.current_worker()
+
+    if worker is not None:
+        return int(worker.ppid)
+
+    return uwsgi.master_pid()
+
+
 def check_strategy(strategy: object) -> None:
     """Validate ``SHUTDOWN_STRATEGY``.
 

@@ -125,6 +125,17 @@ class UwsgiAdapter(ServerAdapter):
         os.kill(master, signal.SIGINT)
 
 
+def master_pid() -> int | None:
+    """The uWSGI master's pid, in a worker of uWSGI with ``--master``."""
+    uwsgi = _module()
+
+    if uwsgi is None:
+        return None
+
+    pid = int(uwsgi.masterpid())
+    return pid if pid and pid != os.getpid() else None
+
+
 def prepare(on_exit: cabc.Callable[[], object]) -> None:
     """Call ``on_exit`` (which runs the hooks once) in each worker when it
     exits, for the workers that did not serve the shutdown request.

@@ -44,6 +44,14 @@ def pid() -> str:
     return str(os.getpid())
 
 
+@app.get("/whoami")
+def whoami() -> dict[str, object]:
+    # Which worker answered, and whether it considers the app ready: the
+    # shared-state tests check every worker of one server agrees.
+    time.sleep(float(request.args.get("s", "0")))
+    return {"pid": os.getpid(), "ready": shutdown.status()["ready"]}
+
+
 @app.get("/slow")
 def slow() -> str:
     log("slow-start")
