@@ -13,6 +13,7 @@ extensions = [
     "sphinx.ext.extlinks",
     "sphinx.ext.intersphinx",
     "sphinx.ext.doctest",
+    "sphinx.ext.graphviz",
     "pallets_sphinx_themes",
 ]
 autodoc_member_order = "bysource"
@@ -21,6 +22,12 @@ autodoc_preserve_defaults = True
 extlinks = {
     "issue": ("https://github.com/flask-shutdown/flask-shutdown/issues/%s", "#%s"),
 }
+# docs/diagrams holds the Graphviz sources that pages include.
+exclude_patterns = ["_build", "diagrams"]
+
+# The diagrams (docs/diagrams/*.dot) are drawn by Graphviz's dot at build
+# time; scripts/bootstrap.sh installs it. SVG stays sharp at any width.
+graphviz_output_format = "svg"
 # The inventories are not fetched: builds must work offline. Cross-project
 # references are written as plain text instead.
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
