@@ -164,7 +164,8 @@ class Results:
             skipped = _SKIPPED.match(line)
 
             if skipped:
-                r = Row(skipped["key"], skipped["label"], {}, skipped["reason"])
+                reason = skipped["reason"].removeprefix("not run: ")
+                r = Row(skipped["key"], skipped["label"], {}, reason)
                 self.tables[-1][1][r.key] = r
                 continue
 
@@ -341,9 +342,7 @@ def in_flight_chart(results: Results, path: Path) -> None:
     ax.spines["bottom"].set_bounds(0, total)
     ax.set_yticks([p for p, _ in names], [n for _, n in names], fontsize=11)
     ax.set_xlabel(f"requests completed of {total} in flight (median)")
-    ax.set_title(
-        f"{total} requests in flight at the stop", loc="left", fontsize=12
-    )
+    ax.set_title(f"{total} requests in flight at the stop", loc="left", fontsize=12)
     ax.tick_params(axis="y", length=0)
     _save(fig, path)
     plt.close(fig)
@@ -407,8 +406,7 @@ def ratio_rows(results: Results) -> list[list[str]]:
     rows.append(
         [
             "Test server stop",
-            f"``ServerThread``: {ms(d1_stop)}; ``shutdown_server`` teardown:"
-            f" {ms(d3s)}",
+            f"``ServerThread``: {ms(d1_stop)}; ``shutdown_server`` teardown: {ms(d3s)}",
             f"``LiveServer``: {ms(d2_stop)}; ``live_server`` teardown: {ms(d4s)}",
             f"{times(r.ratio('fixture stop', 'D2', 'D1'))} and"
             f" {times(r.ratio('pytest teardown', 'D4', 'D3'))} faster",

@@ -22,8 +22,10 @@ autodoc_preserve_defaults = True
 extlinks = {
     "issue": ("https://github.com/flask-shutdown/flask-shutdown/issues/%s", "#%s"),
 }
-# docs/diagrams holds the Graphviz sources that pages include.
-exclude_patterns = ["_build", "diagrams"]
+# docs/diagrams holds the Graphviz sources that pages include, and
+# docs/_generated the tables that bench/charts.py writes from
+# bench/results.txt.
+exclude_patterns = ["_build", "_generated", "diagrams"]
 
 # The diagrams (docs/diagrams/*.dot) are drawn by Graphviz's dot at build
 # time; scripts/bootstrap.sh installs it. SVG stays sharp at any width.
