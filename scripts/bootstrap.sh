@@ -5,7 +5,8 @@
 #
 #   scripts/bootstrap.sh demo    .venv with the package and requests
 #   scripts/bootstrap.sh test    .venv with every test tool, .venv-legacy
-#                                with Flask 2.0, and nginx (Debian package)
+#                                with Flask 2.0, and nginx, curl, graphviz,
+#                                chromium and chromium-driver (Debian packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,10 +43,16 @@ test)
     venv_install .venv-legacy test requirements/legacy.txt
 
     # System tools the tests drive for real: nginx (the load-balancer
-    # test) and curl (the operator's client).
+    # test), curl (the operator's client), Graphviz's dot (draws the
+    # diagrams of the docs), and Chromium with its WebDriver (the docs are
+    # checked in a real browser; Selenium is given both paths, so it never
+    # downloads a browser).
     missing=()
     [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 
     if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" != 0 ]; then

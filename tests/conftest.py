@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import typing as t
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -92,3 +93,13 @@ def serve() -> cabc.Iterator[cabc.Callable[[Flask], ServerThread]]:
         server.stop_serving()
         server.join(5)
         assert not server.is_alive()
+
+
+@pytest.fixture(scope="session")
+def docs_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The HTML docs, built once per session the way the test command
+    builds them (warnings are errors).
+    """
+    from ._site import build_html
+
+    return build_html(tmp_path_factory.mktemp("docs") / "html")
