@@ -33,6 +33,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 import typing as t
 from pathlib import Path
 
@@ -52,6 +53,19 @@ class LocalState:
 
     #: Where the state is kept, for the status report.
     scope = "process"
+
+    def __init__(self) -> None:
+        #: Used signed tokens: id -> when it expires.
+        self._used: dict[str, float] = {}
+        self._used_lock = threading.Lock()
+
+    def use_once(self, token_id: str, expires_at: float) -> bool:
+        """Mark a signed token used; ``False`` if it was used before. A
+        token is remembered until it expires, after which it is refused
+        anyway.
+        """
+        with self._used_lock:
+            return _use_once(self._used, token_id, expires_at)
 
     def claim(self, record: dict[str, t.Any]) -> dict[str, t.Any] | None:
         """Store ``record`` as the server's shutdown unless one is under
@@ -84,6 +98,7 @@ class FileState(LocalState):
     scope = "server"
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = path
         self._fd: int | None = None
         self._pid: int | None = None
@@ -95,12 +110,14 @@ class FileState(LocalState):
             if fd is None:
                 return None
 
-            current = _load(fd)
+            doc = _load(fd)
+            current = doc.get("record")
 
             if current is not None and current.get("stopped_at") is None:
-                return current
+                return current  # type: ignore[no-any-return]
 
-            _store(fd, record)
+            doc["record"] = record
+            _store(fd, doc)
 
         return None
 
@@ -109,35 +126,51 @@ class FileState(LocalState):
             if fd is None:
                 return
 
-            current = _load(fd)
+            doc = _load(fd)
+            current = doc.get("record")
 
             # Never overwrite another worker's newer shutdown.
             if current is None or current.get("shutdown_id") == record.get(
                 "shutdown_id"
             ):
-                _store(fd, record)
+                doc["record"] = record
+                _store(fd, doc)
 
     def read(self) -> dict[str, t.Any] | None:
         with self._using(fcntl.LOCK_SH) as fd:
-            return None if fd is None else _load(fd)
+            return None if fd is None else _load(fd).get("record")
 
     def clear(self) -> None:
         with self._using(fcntl.LOCK_EX) as fd:
             if fd is not None:
-                os.ftruncate(fd, 0)
+                doc = _load(fd)
+                doc.pop("record", None)
+                _store(fd, doc)
 
     def release(self) -> None:
         with self._using(fcntl.LOCK_EX) as fd:
             if fd is None:
                 return
 
-            current = _load(fd)
+            current = _load(fd).get("record")
 
             # Workers still exiting keep reading it through their open
             # file; a later server gets a new file of its own.
             if current is not None and current.get("stopped_at") is not None:
                 with contextlib.suppress(FileNotFoundError):
                     self.path.unlink()
+
+    def use_once(self, token_id: str, expires_at: float) -> bool:
+        with self._using(fcntl.LOCK_EX) as fd:
+            if fd is not None:
+                doc = _load(fd)
+                used = doc.setdefault("used_tokens", {})
+                fresh = _use_once(used, token_id, expires_at)
+                _store(fd, doc)
+                return fresh
+
+        # The file failed: this process remembers on its own.
+        return super().use_once(token_id, expires_at)
 
     @contextlib.contextmanager
     def _using(self, kind: int) -> cabc.Iterator[int | None]:
@@ -199,24 +232,42 @@ class FileState(LocalState):
             )
 
 
-def _load(fd: int) -> dict[str, t.Any] | None:
+def _load(fd: int) -> dict[str, t.Any]:
     size = os.fstat(fd).st_size
 
     if not size:
-        return None
+        return {}
 
     if size > MAX_SIZE:
         raise ValueError(f"the state file holds {size} bytes")
 
     data = os.pread(fd, size, 0)
     rv = json.loads(data)
-    return rv if isinstance(rv, dict) else None
+
+    if not isinstance(rv, dict):
+        raise ValueError("the state file does not hold a JSON object")
+
+    return rv
 
 
-def _store(fd: int, record: dict[str, t.Any]) -> None:
-    data = json.dumps(record).encode()
+def _store(fd: int, doc: dict[str, t.Any]) -> None:
+    data = json.dumps(doc).encode()
     os.ftruncate(fd, 0)
     os.pwrite(fd, data, 0)
+
+
+def _use_once(used: dict[str, float], token_id: str, expires_at: float) -> bool:
+    now = time.time()
+
+    # Forget tokens that expired; they cannot be replayed anyway.
+    for key in [k for k, exp in used.items() if exp < now]:
+        del used[key]
+
+    if token_id in used:
+        return False
+
+    used[token_id] = expires_at
+    return True
 
 
 def runtime_dir() -> Path:
@@ -305,6 +356,7 @@ class LazyState(LocalState):
     """
 
     def __init__(self, resolve: cabc.Callable[[], LocalState]) -> None:
+        super().__init__()
         self._resolve = resolve
         self._state: LocalState | None = None
         self._pid: int | None = None
@@ -336,3 +388,6 @@ class LazyState(LocalState):
 
     def release(self) -> None:
         self.state.release()
+
+    def use_once(self, token_id: str, expires_at: float) -> bool:
+        return self.state.use_once(token_id, expires_at)

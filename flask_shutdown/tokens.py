@@ -16,7 +16,6 @@ from __future__ import annotations
 import collections.abc as cabc
 import dataclasses
 import secrets
-import threading
 import time
 
 from itsdangerous import BadData
@@ -101,8 +100,6 @@ class TokenSigner:
             list(keys),  # type: ignore[arg-type]
             salt=SALT,
         )
-        self._used: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     def create(self, expires_in: int, scope: cabc.Iterable[str]) -> str:
         """Return a new token valid for ``expires_in`` seconds.
@@ -163,20 +160,3 @@ class TokenSigner:
             scope=frozenset(str(s) for s in payload["scope"]),
             expires_at=expires_at,
         )
-
-    def consume(self, token: SignedToken) -> bool:
-        """Mark a token used. Returns ``False`` if it was used before: a
-        token stops the server once per process.
-        """
-        now = time.time()
-
-        with self._lock:
-            # Forget tokens that expired; they cannot be replayed anyway.
-            for jti in [j for j, exp in self._used.items() if exp < now]:
-                del self._used[jti]
-
-            if token.jti in self._used:
-                return False
-
-            self._used[token.jti] = token.expires_at
-            return True

@@ -228,9 +228,11 @@ def _shutdown(state: AppState) -> _Outcome:
     reason = _read_reason(state.config.max_body)
 
     if principal.signed is not None:
-        assert state.signer is not None
+        # Once per server: the record of used tokens is shared by its
+        # worker processes.
+        signed = principal.signed
 
-        if not state.signer.consume(principal.signed):
+        if not state.coordinator.shared.use_once(signed.jti, signed.expires_at):
             raise ShutdownRefused(
                 "token_used",
                 "This signed token was already used; create a new one.",

@@ -16,12 +16,14 @@ import pytest
 import requests
 
 from flask_shutdown import shared
+from flask_shutdown.tokens import TokenSigner
 
 from ._proc import Proc
 from ._proc import ROOT
 from ._servers import APP_MODULE
 from ._servers import tool
 from ._servers import wait_ready
+from .conftest import SECRET_KEY
 from .conftest import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -132,6 +134,46 @@ def test_uwsgi_workers_share_one_state(tmp_path: Path) -> None:
         assert proc.wait_exit(60) == 0
 
     assert not re.search(r"Traceback", proc.output())
+
+
+def test_one_signed_token_stops_once_across_workers(tmp_path: Path) -> None:
+    hook_log = tmp_path / "hooks.log"
+    hook_log.touch()
+    args = [tool("gunicorn"), "-b", "127.0.0.1:0", "-w", "4", "--no-control-socket"]
+    args += ["--graceful-timeout", "30", f"{APP_MODULE}:app"]
+    env = {
+        "HOOK_LOG": str(hook_log),
+        "SHUTDOWN_DRAIN_DELAY": "2",
+        "SECRET_KEY": SECRET_KEY,
+    }
+    token = TokenSigner([SECRET_KEY]).create(60, ["shutdown", "status"])
+    headers = {"Authorization": f"Bearer {token}", **CLOSE}
+
+    with Proc(args, tmp_path / "server.log", env=env, cwd=ROOT) as proc:
+        url = proc.wait_for_output(r"Listening at: (http://127\.0\.0\.1:\d+)").group(1)
+        proc.wait_for_output(r"(?s)(Booting worker with pid: \d+.*){4}")
+        wait_ready(proc, f"{url}/pid")
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(
+                pool.map(
+                    lambda _: requests.post(
+                        f"{url}/shutdown", headers=headers, timeout=10
+                    ),
+                    range(8),
+                )
+            )
+
+        accepted = [rv for rv in answers if rv.status_code == 202]
+        assert len(accepted) == 1
+        # Each replay is a failed attempt: a worker that got more than
+        # SHUTDOWN_LOCKOUT_ATTEMPTS of them locks the address out.
+        refused = {rv.json()["error"] for rv in answers if rv.status_code != 202}
+        assert refused <= {"token_used", "too_many_attempts"}
+        assert "token_used" in refused
+        assert proc.wait_exit(60) == 0
+
+    assert proc.output().count("shutdown_requested") == 1
 
 
 # -- the state file itself ----------------------------------------------------

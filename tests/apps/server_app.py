@@ -27,6 +27,10 @@ for key in ("SHUTDOWN_DRAIN_DELAY", "SHUTDOWN_DRAIN_TIMEOUT"):
     if key in os.environ:
         app.config[key] = float(os.environ[key])
 
+if "SECRET_KEY" in os.environ:
+    app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    app.config["SHUTDOWN_SIGNED_TOKENS"] = True
+
 if "SHUTDOWN_STRATEGY" in os.environ:
     app.config["SHUTDOWN_STRATEGY"] = os.environ["SHUTDOWN_STRATEGY"]
 
