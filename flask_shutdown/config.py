@@ -40,6 +40,7 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_LOCKOUT_WINDOW": 60.0,
     "SHUTDOWN_MAX_BODY": 4096,
     "SHUTDOWN_TRUSTED_ORIGINS": [],
+    "SHUTDOWN_STORAGE_URI": "memory://",
 }
 
 #: The two things a principal may be allowed to do. A principal with no
@@ -95,6 +96,9 @@ class ShutdownConfig:
     #: signs): ``[*SECRET_KEY_FALLBACKS, SECRET_KEY]``; empty when signed
     #: tokens are off.
     signing_keys: tuple[str | bytes, ...] = ()
+    #: Where used tokens (and failed attempts) are recorded:
+    #: ``memory://`` for one server, a Redis URI for a fleet.
+    storage_uri: str = "memory://"
 
     @property
     def status_path(self) -> str:
@@ -165,7 +169,25 @@ class ShutdownConfig:
             max_body=_read_number(config, "SHUTDOWN_MAX_BODY", int),
             trusted_origins=_read_origins(config["SHUTDOWN_TRUSTED_ORIGINS"]),
             signing_keys=_read_signing_keys(config) if signed_tokens else (),
+            storage_uri=_read_storage_uri(config["SHUTDOWN_STORAGE_URI"]),
         )
+
+
+_STORAGE_SCHEMES = ("memory", "redis", "rediss", "unix")
+
+
+def _read_storage_uri(value: t.Any) -> str:
+    scheme = value.partition("://")[0] if isinstance(value, str) else ""
+
+    if scheme not in _STORAGE_SCHEMES or "://" not in value:
+        raise RuntimeError(
+            "'SHUTDOWN_STORAGE_URI' must be 'memory://' or a Redis URI such as"
+            " 'redis://127.0.0.1:6379/0' (schemes: "
+            + ", ".join(_STORAGE_SCHEMES)
+            + ")."
+        )
+
+    return str(value)
 
 
 def _read_bool(config: cabc.Mapping[str, t.Any], key: str) -> bool:

@@ -28,9 +28,12 @@ from .hooks import HookFunc
 from .inflight import InFlight
 from .inflight import TICKET_KEY
 from .inflight import TrackingMiddleware
+from .refusals import ShutdownRefused
 from .security import Guard
 from .sequence import Coordinator
 from .server import ServerThread
+from .storage import RedisStore
+from .storage import StoreUnavailable
 from .tokens import TokenSigner
 from .views import create_blueprint
 
@@ -73,6 +76,14 @@ class AppState:
         )
         #: Signs and verifies tokens, or ``None`` when signed tokens are off.
         self.signer = TokenSigner(config.signing_keys) if config.signed_tokens else None
+        #: The fleet-wide store, or ``None`` for one server's own state.
+        self.store: RedisStore | None = None
+
+        if config.storage_uri != "memory://":
+            namespace = hashlib.sha256(
+                f"{app.import_name}\0{config.path}".encode()
+            ).hexdigest()[:16]
+            self.store = RedisStore(config.storage_uri, namespace)
 
         self.auth = Authenticator(config, self.signer)
         self.guard = Guard(config)
@@ -136,6 +147,20 @@ class AppState:
             source=source,
             after_response=after_response,
         )
+
+    def use_token_once(self, token_id: str, expires_at: float) -> bool:
+        """Record a signed token as used, once per server or, with a
+        store, once per fleet; ``False`` if it was used before.
+
+        :raises ShutdownRefused: The store does not answer (``503``).
+        """
+        if self.store is None:
+            return self.coordinator.shared.use_once(token_id, expires_at)
+
+        try:
+            return self.store.use_once(token_id, expires_at)
+        except StoreUnavailable as e:
+            raise store_unavailable(e) from None
 
     def worker_exiting(self) -> None:
         """A worker of a multi-process server exits: run the hooks once in
@@ -418,6 +443,18 @@ class Shutdown:
             )
 
         return state
+
+
+def store_unavailable(error: StoreUnavailable) -> ShutdownRefused:
+    """The ``503`` answered while the store does not: no credential is
+    checked without it.
+    """
+    return ShutdownRefused.retry_after(
+        "store_unavailable",
+        f"The shutdown endpoint cannot check credentials right now: {error}."
+        " Try again shortly.",
+        1,
+    )
 
 
 def _shared_state(app: Flask, config: ShutdownConfig) -> shared.LocalState:

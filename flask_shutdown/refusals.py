@@ -85,6 +85,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         501,
         "SHUTDOWN_STRATEGY names a server that does not serve the app.",
     ),
+    "store_unavailable": (
+        503,
+        "SHUTDOWN_STORAGE_URI does not answer; no credential is checked.",
+    ),
     "shutting_down": (
         503,
         "The server is draining and accepts no new requests.",

@@ -232,7 +232,7 @@ def _shutdown(state: AppState) -> _Outcome:
         # worker processes.
         signed = principal.signed
 
-        if not state.coordinator.shared.use_once(signed.jti, signed.expires_at):
+        if not state.use_token_once(signed.jti, signed.expires_at):
             raise ShutdownRefused(
                 "token_used",
                 "This signed token was already used; create a new one.",

@@ -6,7 +6,8 @@
 #   scripts/bootstrap.sh demo    .venv with the package and requests
 #   scripts/bootstrap.sh test    .venv with every test tool, .venv-legacy
 #                                with Flask 2.0, and nginx, curl, graphviz,
-#                                chromium and chromium-driver (Debian packages)
+#                                chromium, chromium-driver and redis-server
+#                                (Debian packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +54,8 @@ test)
     command -v dot >/dev/null 2>&1 || missing+=(graphviz)
     [ -x /usr/bin/chromium ] || missing+=(chromium)
     [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+    # The fleet-wide store's tests run a real Redis of their own.
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
     if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" != 0 ]; then

@@ -52,6 +52,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "config",
             "auth",
             "security",
+            "storage",
             "tokens",
             "audit",
             "extension",
