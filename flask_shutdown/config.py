@@ -41,6 +41,7 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_MAX_BODY": 4096,
     "SHUTDOWN_TRUSTED_ORIGINS": [],
     "SHUTDOWN_STORAGE_URI": "memory://",
+    "SHUTDOWN_LEGACY_HOOK": False,
 }
 
 #: The two things a principal may be allowed to do. A principal with no
@@ -99,6 +100,9 @@ class ShutdownConfig:
     #: Where used tokens (and failed attempts) are recorded:
     #: ``memory://`` for one server, a Redis URI for a fleet.
     storage_uri: str = "memory://"
+    #: Whether every request's environ gets a
+    #: ``werkzeug.server.shutdown`` callable that starts the sequence.
+    legacy_hook: bool = False
 
     @property
     def status_path(self) -> str:
@@ -170,6 +174,7 @@ class ShutdownConfig:
             trusted_origins=_read_origins(config["SHUTDOWN_TRUSTED_ORIGINS"]),
             signing_keys=_read_signing_keys(config) if signed_tokens else (),
             storage_uri=_read_storage_uri(config["SHUTDOWN_STORAGE_URI"]),
+            legacy_hook=_read_bool(config, "SHUTDOWN_LEGACY_HOOK"),
         )
 
 

@@ -28,6 +28,7 @@ from .hooks import HookFunc
 from .inflight import InFlight
 from .inflight import TICKET_KEY
 from .inflight import TrackingMiddleware
+from .legacy_hook import LegacyHookMiddleware
 from .refusals import ShutdownRefused
 from .security import Guard
 from .sequence import Coordinator
@@ -320,8 +321,29 @@ class Shutdown:
         if config.ready_path is not None:
             exempt.add(config.ready_path)
 
+        wsgi_app = app.wsgi_app
+
+        if config.legacy_hook:
+            # Inside the tracking, so that the hook's request has a ticket
+            # and the sequence starts once its response has been sent.
+            wsgi_app = LegacyHookMiddleware(
+                wsgi_app,
+                lambda environ: state.trigger(
+                    environ,
+                    reason="werkzeug.server.shutdown called",
+                    requested_by="app",
+                    source="code",
+                ),
+            )
+            logger.warning(
+                "SHUTDOWN_LEGACY_HOOK is on for app %r: any view that calls"
+                " environ['werkzeug.server.shutdown'] stops the server."
+                " Protect those views with authentication of their own.",
+                app.name,
+            )
+
         app.wsgi_app = TrackingMiddleware(  # type: ignore[method-assign]
-            app.wsgi_app, state.in_flight, state.coordinator, exempt
+            wsgi_app, state.in_flight, state.coordinator, exempt
         )
         app.register_blueprint(create_blueprint(state))
         app.extensions["shutdown"] = state

@@ -53,6 +53,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "auth",
             "security",
             "storage",
+            "legacy_hook",
             "tokens",
             "audit",
             "extension",

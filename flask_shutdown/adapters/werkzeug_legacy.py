@@ -23,6 +23,10 @@ if t.TYPE_CHECKING:
 
 HOOK_KEY = "werkzeug.server.shutdown"
 
+#: Where the server's own hook is kept when ``SHUTDOWN_LEGACY_HOOK`` puts
+#: the extension's in its place.
+REAL_HOOK_KEY = "flask_shutdown.werkzeug_server_shutdown"
+
 
 class LegacyHookAdapter(ServerAdapter):
     """Calls Werkzeug's legacy shutdown hook."""
@@ -39,8 +43,16 @@ class LegacyHookAdapter(ServerAdapter):
 
     @classmethod
     def detect(cls, environ: WSGIEnvironment | None) -> ServerAdapter | None:
-        hook = None if environ is None else environ.get(HOOK_KEY)
-        return None if hook is None else cls(hook)
+        if environ is None:
+            return None
+
+        hook = environ.get(REAL_HOOK_KEY) or environ.get(HOOK_KEY)
+
+        # The extension's own stand-in (SHUTDOWN_LEGACY_HOOK) stops nothing.
+        if hook is None or getattr(hook, "flask_shutdown_shim", False):
+            return None
+
+        return cls(hook)
 
     def stop(self, context: StopContext) -> None:
         with warnings.catch_warnings():
