@@ -42,6 +42,9 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_TRUSTED_ORIGINS": [],
     "SHUTDOWN_STORAGE_URI": "memory://",
     "SHUTDOWN_LEGACY_HOOK": False,
+    "SHUTDOWN_IDLE_TIMEOUT": None,
+    "SHUTDOWN_IDLE_IGNORE": None,
+    "SHUTDOWN_STOP_WITH_PARENT": False,
 }
 
 #: The two things a principal may be allowed to do. A principal with no
@@ -103,6 +106,14 @@ class ShutdownConfig:
     #: Whether every request's environ gets a
     #: ``werkzeug.server.shutdown`` callable that starts the sequence.
     legacy_hook: bool = False
+    #: Seconds without a request after which the server stops itself, or
+    #: ``None``.
+    idle_timeout: float | None = None
+    #: Paths whose requests are not activity; ``None`` means the readiness
+    #: and status endpoints.
+    idle_ignore: tuple[str, ...] | None = None
+    #: Whether the server stops itself when its parent process exits.
+    stop_with_parent: bool = False
 
     @property
     def status_path(self) -> str:
@@ -175,7 +186,30 @@ class ShutdownConfig:
             signing_keys=_read_signing_keys(config) if signed_tokens else (),
             storage_uri=_read_storage_uri(config["SHUTDOWN_STORAGE_URI"]),
             legacy_hook=_read_bool(config, "SHUTDOWN_LEGACY_HOOK"),
+            idle_timeout=_read_idle_timeout(config["SHUTDOWN_IDLE_TIMEOUT"]),
+            idle_ignore=(
+                None
+                if config["SHUTDOWN_IDLE_IGNORE"] is None
+                else tuple(
+                    _read_path("SHUTDOWN_IDLE_IGNORE", p)
+                    for p in config["SHUTDOWN_IDLE_IGNORE"]
+                )
+            ),
+            stop_with_parent=_read_bool(config, "SHUTDOWN_STOP_WITH_PARENT"),
         )
+
+
+def _read_idle_timeout(value: t.Any) -> float | None:
+    if value is None:
+        return None
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise RuntimeError(
+            "'SHUTDOWN_IDLE_TIMEOUT' must be a number of seconds above zero, or"
+            f" None to never stop when idle, not {value!r}."
+        )
+
+    return float(value)
 
 
 _STORAGE_SCHEMES = ("memory", "redis", "rediss", "unix")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections.abc as cabc
 import hashlib
 import logging
+import os
 import threading
 import typing as t
 
@@ -37,8 +38,11 @@ from .storage import RedisStore
 from .storage import StoreUnavailable
 from .tokens import TokenSigner
 from .views import create_blueprint
+from .watch import ActivityMiddleware
+from .watch import Watcher
 
 if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
     from _typeshed.wsgi import WSGIEnvironment
     from flask import Flask
 
@@ -77,6 +81,8 @@ class AppState:
         )
         #: Signs and verifies tokens, or ``None`` when signed tokens are off.
         self.signer = TokenSigner(config.signing_keys) if config.signed_tokens else None
+        #: Watches for an idle server or a parent gone, when configured.
+        self.watcher: Watcher | None = None
         #: The fleet-wide store, or ``None`` for one server's own state.
         self.store: RedisStore | None = None
 
@@ -148,6 +154,38 @@ class AppState:
             source=source,
             after_response=after_response,
         )
+
+    def watch(self, wsgi_app: WSGIApplication) -> ActivityMiddleware:
+        """Start the watcher of ``SHUTDOWN_IDLE_TIMEOUT`` and
+        ``SHUTDOWN_STOP_WITH_PARENT``, and wrap ``wsgi_app`` to tell it of
+        requests.
+        """
+        config = self.config
+        ignore = config.idle_ignore
+
+        if ignore is None:
+            ignore = (config.status_path,) + (
+                () if config.ready_path is None else (config.ready_path,)
+            )
+
+        def stop(reason: str, source: str) -> None:
+            adapter = self.adapter_for(middleware.sample)
+            self.trigger(
+                None, reason=reason, requested_by=source, source=source, adapter=adapter
+            )
+
+        watcher = Watcher(
+            stop,
+            lambda: len(self.in_flight),
+            idle_timeout=config.idle_timeout,
+            stop_with_parent=config.stop_with_parent,
+        )
+        middleware = ActivityMiddleware(wsgi_app, watcher, ignore)
+        self.watcher = watcher
+        watcher.start()
+        # Threads do not survive a fork: a forked worker watches anew.
+        os.register_at_fork(after_in_child=watcher.start)
+        return middleware
 
     def use_token_once(self, token_id: str, expires_at: float) -> bool:
         """Record a signed token as used, once per server or, with a
@@ -341,6 +379,9 @@ class Shutdown:
                 " Protect those views with authentication of their own.",
                 app.name,
             )
+
+        if config.idle_timeout is not None or config.stop_with_parent:
+            wsgi_app = state.watch(wsgi_app)
 
         app.wsgi_app = TrackingMiddleware(  # type: ignore[method-assign]
             wsgi_app, state.in_flight, state.coordinator, exempt

@@ -54,6 +54,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "security",
             "storage",
             "legacy_hook",
+            "watch",
             "tokens",
             "audit",
             "extension",
