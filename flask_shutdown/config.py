@@ -42,6 +42,8 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_TRUSTED_ORIGINS": [],
     "SHUTDOWN_STORAGE_URI": "memory://",
     "SHUTDOWN_LEGACY_HOOK": False,
+    "SHUTDOWN_LIVE_PATH": "/shutdown/live",
+    "SHUTDOWN_DRAIN_EXEMPT": [],
     "SHUTDOWN_IDLE_TIMEOUT": None,
     "SHUTDOWN_IDLE_IGNORE": None,
     "SHUTDOWN_STOP_WITH_PARENT": False,
@@ -106,6 +108,10 @@ class ShutdownConfig:
     #: Whether every request's environ gets a
     #: ``werkzeug.server.shutdown`` callable that starts the sequence.
     legacy_hook: bool = False
+    #: Where liveness is served, or ``None``.
+    live_path: str | None = "/shutdown/live"
+    #: Paths that keep being served while the server drains.
+    drain_exempt: tuple[str, ...] = ()
     #: Seconds without a request after which the server stops itself, or
     #: ``None``.
     idle_timeout: float | None = None
@@ -186,17 +192,29 @@ class ShutdownConfig:
             signing_keys=_read_signing_keys(config) if signed_tokens else (),
             storage_uri=_read_storage_uri(config["SHUTDOWN_STORAGE_URI"]),
             legacy_hook=_read_bool(config, "SHUTDOWN_LEGACY_HOOK"),
+            live_path=(
+                None
+                if config["SHUTDOWN_LIVE_PATH"] is None
+                else _read_path("SHUTDOWN_LIVE_PATH", config["SHUTDOWN_LIVE_PATH"])
+            ),
+            drain_exempt=_read_paths(
+                "SHUTDOWN_DRAIN_EXEMPT", config["SHUTDOWN_DRAIN_EXEMPT"]
+            ),
             idle_timeout=_read_idle_timeout(config["SHUTDOWN_IDLE_TIMEOUT"]),
             idle_ignore=(
                 None
                 if config["SHUTDOWN_IDLE_IGNORE"] is None
-                else tuple(
-                    _read_path("SHUTDOWN_IDLE_IGNORE", p)
-                    for p in config["SHUTDOWN_IDLE_IGNORE"]
-                )
+                else _read_paths("SHUTDOWN_IDLE_IGNORE", config["SHUTDOWN_IDLE_IGNORE"])
             ),
             stop_with_parent=_read_bool(config, "SHUTDOWN_STOP_WITH_PARENT"),
         )
+
+
+def _read_paths(key: str, value: t.Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, cabc.Iterable):
+        raise RuntimeError(f"{key!r} must be a list of URL paths, not {value!r}.")
+
+    return tuple(_read_path(key, path) for path in value)
 
 
 def _read_idle_timeout(value: t.Any) -> float | None:

@@ -164,8 +164,10 @@ class AppState:
         ignore = config.idle_ignore
 
         if ignore is None:
-            ignore = (config.status_path,) + (
-                () if config.ready_path is None else (config.ready_path,)
+            ignore = tuple(
+                p
+                for p in (config.status_path, config.ready_path, config.live_path)
+                if p is not None
             )
 
         def stop(reason: str, source: str) -> None:
@@ -354,10 +356,11 @@ class Shutdown:
         state = AppState(self, app, config)
         prepare_process(state.worker_exiting)
 
-        exempt = {config.path, config.status_path}
+        exempt = {config.path, config.status_path, *config.drain_exempt}
 
-        if config.ready_path is not None:
-            exempt.add(config.ready_path)
+        for probe in (config.ready_path, config.live_path):
+            if probe is not None:
+                exempt.add(probe)
 
         wsgi_app = app.wsgi_app
 

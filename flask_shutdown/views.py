@@ -72,6 +72,9 @@ def create_blueprint(state: AppState) -> Blueprint:
             config.ready_path, "ready", lambda: _ready(state), methods=["GET"]
         )
 
+    if config.live_path is not None:
+        bp.add_url_rule(config.live_path, "live", lambda: _live(state), methods=["GET"])
+
     if not config.has_credentials:
         return bp
 
@@ -298,6 +301,12 @@ def _ready(state: AppState) -> Response:
     rv.status_code = 503
     rv.headers["Retry-After"] = "1"
     return rv
+
+
+def _live(state: AppState) -> Response:
+    # Alive for as long as it can answer: a draining server is healthy,
+    # and a liveness probe must not restart it mid-drain.
+    return jsonify({"status": "alive", "phase": state.status()["phase"]})
 
 
 def _read_reason(max_body: int) -> str:
