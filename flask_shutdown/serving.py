@@ -13,20 +13,27 @@ a second SIGINT forces a fast stop. The return value is the exit code
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 import typing as t
 
+from . import systemd
 from .adapters.thread import ThreadAdapter
 from .extension import find_state
 from .record import ExitCode
 from .server import ServerThread
+from .signals import hooks_done
+from .signals import shutdown_requested
+from .signals import shutdown_stopped
 
 if t.TYPE_CHECKING:
     import types
 
     from _typeshed.wsgi import WSGIApplication
+
+    from .record import ShutdownRecord
 
 
 #: How long serve() waits, after the stop, for responses still being
@@ -97,13 +104,23 @@ def serve(
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, on_signal)
 
+    # Under systemd (Type=notify): the phases, as systemctl status shows
+    # them. Receivers are held here, so they live as long as serve().
+    receivers = _systemd_receivers(app) if state is not None else []
+
     try:
         server.start()
         print(f"Serving on {server.url}", file=sys.stderr, flush=True)
+        systemd.notify(
+            "READY=1", f"STATUS=Serving on {server.url}", f"MAINPID={os.getpid()}"
+        )
         server.join()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+        for signal_, receiver in receivers:
+            signal_.disconnect(receiver)
 
     if state is None or state.coordinator.record is None:
         return int(ExitCode.OK)
@@ -114,3 +131,32 @@ def serve(
     # process exits and cuts them off.
     state.in_flight.wait_idle(_LAST_RESPONSES_TIMEOUT)
     return int(state.coordinator.record.exit_code)
+
+
+def _systemd_receivers(app: t.Any) -> list[tuple[t.Any, t.Callable[..., None]]]:
+    if not os.environ.get(systemd.SOCKET_ENV):
+        return []
+
+    def requested(sender: t.Any, record: ShutdownRecord) -> None:
+        systemd.notify(
+            "STOPPING=1",
+            f"STATUS=Draining: shutdown {record.id} requested by {record.requested_by}",
+        )
+
+    def hooks(sender: t.Any, record: ShutdownRecord) -> None:
+        failed = sum(1 for r in record.hooks if not r.ok)
+        systemd.notify(f"STATUS=Hooks done: {len(record.hooks)} ran, {failed} failed")
+
+    def stopped(sender: t.Any, record: ShutdownRecord) -> None:
+        systemd.notify(f"STATUS=Stopped with exit code {int(record.exit_code)}")
+
+    rv = [
+        (shutdown_requested, requested),
+        (hooks_done, hooks),
+        (shutdown_stopped, stopped),
+    ]
+
+    for signal_, receiver in rv:
+        signal_.connect(receiver, sender=app)
+
+    return rv

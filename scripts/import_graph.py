@@ -55,6 +55,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "storage",
             "legacy_hook",
             "watch",
+            "systemd",
             "tokens",
             "audit",
             "extension",
