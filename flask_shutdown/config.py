@@ -44,6 +44,7 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_LEGACY_HOOK": False,
     "SHUTDOWN_LIVE_PATH": "/shutdown/live",
     "SHUTDOWN_DRAIN_EXEMPT": [],
+    "SHUTDOWN_METRICS": True,
     "SHUTDOWN_IDLE_TIMEOUT": None,
     "SHUTDOWN_IDLE_IGNORE": None,
     "SHUTDOWN_STOP_WITH_PARENT": False,
@@ -108,6 +109,9 @@ class ShutdownConfig:
     #: Whether every request's environ gets a
     #: ``werkzeug.server.shutdown`` callable that starts the sequence.
     legacy_hook: bool = False
+    #: Whether Prometheus metrics are exported when prometheus_client is
+    #: installed.
+    metrics: bool = True
     #: Where liveness is served, or ``None``.
     live_path: str | None = "/shutdown/live"
     #: Paths that keep being served while the server drains.
@@ -192,6 +196,7 @@ class ShutdownConfig:
             signing_keys=_read_signing_keys(config) if signed_tokens else (),
             storage_uri=_read_storage_uri(config["SHUTDOWN_STORAGE_URI"]),
             legacy_hook=_read_bool(config, "SHUTDOWN_LEGACY_HOOK"),
+            metrics=_read_bool(config, "SHUTDOWN_METRICS"),
             live_path=(
                 None
                 if config["SHUTDOWN_LIVE_PATH"] is None

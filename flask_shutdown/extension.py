@@ -15,6 +15,7 @@ from flask import current_app
 from flask import has_request_context
 from flask import request
 
+from . import metrics
 from . import shared
 from .adapters.registry import master_process
 from .adapters.registry import prepare_process
@@ -81,6 +82,8 @@ class AppState:
         )
         #: Signs and verifies tokens, or ``None`` when signed tokens are off.
         self.signer = TokenSigner(config.signing_keys) if config.signed_tokens else None
+        #: The receivers of the Prometheus metrics, kept alive here.
+        self.metric_receivers: list[t.Any] = []
         #: Watches for an idle server or a parent gone, when configured.
         self.watcher: Watcher | None = None
         #: The fleet-wide store, or ``None`` for one server's own state.
@@ -390,6 +393,9 @@ class Shutdown:
             wsgi_app, state.in_flight, state.coordinator, exempt
         )
         app.register_blueprint(create_blueprint(state))
+
+        if config.metrics and metrics.available():
+            state.metric_receivers = metrics.instrument(app, state.in_flight)
         app.extensions["shutdown"] = state
 
         if not config.has_credentials:

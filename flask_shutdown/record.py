@@ -68,6 +68,8 @@ class ShutdownRecord:
     #: Whether requests were still running when ``SHUTDOWN_DRAIN_TIMEOUT``
     #: passed.
     drain_timed_out: bool = False
+    #: Seconds the drain took, once it is over.
+    drain_duration: float | None = None
     #: Requests still in flight when the drain timed out.
     still_running: list[str] = dataclasses.field(default_factory=list)
     #: The result of each teardown hook, in the order they ran.
@@ -113,6 +115,11 @@ class ShutdownRecord:
             "requested_at": _iso(self.requested_at),
             "server": self.server,
             "drain_timed_out": self.drain_timed_out,
+            "drain_duration_ms": (
+                None
+                if self.drain_duration is None
+                else round(self.drain_duration * 1000, 3)
+            ),
             "still_running": list(self.still_running),
             "hooks": [r.to_dict() for r in self.hooks],
             "forced": self.forced,
@@ -134,6 +141,11 @@ class ShutdownRecord:
             requested_at=_timestamp(data["requested_at"]),
             server=data.get("server"),
             drain_timed_out=bool(data.get("drain_timed_out")),
+            drain_duration=(
+                None
+                if data.get("drain_duration_ms") is None
+                else data["drain_duration_ms"] / 1000
+            ),
             still_running=list(data.get("still_running") or []),
             hooks=[HookResult.from_dict(h) for h in data.get("hooks") or []],
             forced=bool(data.get("forced")),

@@ -289,7 +289,11 @@ class Coordinator:
 
         self.admitting = False
 
-        if not self.in_flight.wait_idle(self.drain_timeout):
+        drain_started = time.monotonic()
+        drained = self.in_flight.wait_idle(self.drain_timeout)
+        record.drain_duration = time.monotonic() - drain_started
+
+        if not drained:
             record.drain_timed_out = True
             record.still_running = self.in_flight.describe()
             logger.error(

@@ -23,3 +23,8 @@ hooks_done = _signals.signal("shutdown-hooks-done")
 #: :class:`~flask_shutdown.ServerThread`, has stopped). The sender is the
 #: app; ``record`` is the :class:`~flask_shutdown.ShutdownRecord`.
 shutdown_stopped = _signals.signal("shutdown-stopped")
+
+#: Sent for every request to the shutdown or status endpoint, once it has
+#: been answered. The sender is the app; ``event`` is the
+#: :class:`~flask_shutdown.audit.AuditEvent` written to the audit log.
+attempt_answered = _signals.signal("shutdown-attempt-answered")

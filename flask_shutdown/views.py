@@ -15,9 +15,11 @@ from __future__ import annotations
 import collections.abc as cabc
 import dataclasses
 import json
+import logging
 import typing as t
 
 from flask import Blueprint
+from flask import current_app
 from flask import jsonify
 from flask import request
 from werkzeug.exceptions import HTTPException
@@ -32,6 +34,7 @@ from .config import ROLE_SHUTDOWN
 from .config import ROLE_STATUS
 from .refusals import REALM
 from .refusals import ShutdownRefused
+from .signals import attempt_answered
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -39,6 +42,8 @@ if t.TYPE_CHECKING:
 
     from .auth import Principal
     from .extension import AppState
+
+logger = logging.getLogger(__name__)
 
 #: The longest accepted shutdown reason, in characters.
 MAX_REASON_LENGTH = 500
@@ -191,7 +196,7 @@ def _audit(
     shutdown_reason: str | None = None,
     shutdown_id: str | None = None,
 ) -> None:
-    log_attempt(
+    event = log_attempt(
         remote_addr=request.remote_addr,
         method=request.method,
         path=request.path,
@@ -203,6 +208,12 @@ def _audit(
         shutdown_reason=shutdown_reason,
         shutdown_id=shutdown_id,
     )
+
+    try:
+        attempt_answered.send(current_app._get_current_object(), event=event)  # type: ignore[attr-defined]
+    except Exception:
+        # An observer must not turn an answer into a server error.
+        logger.exception("A receiver of the attempt_answered signal failed.")
 
 
 def _authenticated_name(state: AppState) -> str | None:

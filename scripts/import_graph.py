@@ -56,6 +56,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "legacy_hook",
             "watch",
             "systemd",
+            "metrics",
             "tokens",
             "audit",
             "extension",
