@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections.abc as cabc
 import dataclasses
 import hmac
+import logging
 import typing as t
 
 from flask import request
@@ -35,6 +36,8 @@ if t.TYPE_CHECKING:
     from .config import ShutdownConfig
     from .tokens import TokenSigner
 
+logger = logging.getLogger(__name__)
+
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
@@ -47,6 +50,8 @@ class Principal:
     #: ``"basic"``, ``"token"`` or ``"signed"``.
     method: str
     roles: frozenset[str]
+    #: What the app's verify callback returned, for app principals.
+    user: t.Any = dataclasses.field(default=None, compare=False)
     #: The verified signed token, for the replay check.
     signed: SignedToken | None = None
 
@@ -59,11 +64,19 @@ class Authenticator:
 
     :param config: The app's resolved config.
     :param signer: Verifies signed tokens, or ``None`` when they are off.
+    :param callbacks: The app's own credential checks, registered on the
+        extension; read at each request.
     """
 
-    def __init__(self, config: ShutdownConfig, signer: TokenSigner | None) -> None:
+    def __init__(
+        self,
+        config: ShutdownConfig,
+        signer: TokenSigner | None,
+        callbacks: Callbacks | None = None,
+    ) -> None:
         self.config = config
         self.signer = signer
+        self.callbacks = Callbacks() if callbacks is None else callbacks
         # A hash to check unknown user names against, so that a wrong user
         # name takes as long as a wrong password.
         self._dummy_hash = next(iter(config.users.values()), None)
@@ -126,6 +139,12 @@ class Authenticator:
         if match is not None:
             return self._principal(f"token:{match}", "token")
 
+        if self.callbacks.token is not None:
+            user = self._call(self.callbacks.token, token)
+
+            if user is not None:
+                return self._app_principal(user, "token")
+
         if self.signer is None:
             raise ShutdownRefused.unauthorized(
                 "bad_token", "The bearer token is not valid."
@@ -151,6 +170,18 @@ class Authenticator:
 
         stored = self.config.users.get(username)
 
+        if stored is None and self.callbacks.password is not None:
+            user = self._call(
+                self.callbacks.password, username, password, scheme="Basic"
+            )
+
+            if user is not None:
+                return self._app_principal(user, "basic")
+
+            raise ShutdownRefused.unauthorized(
+                "bad_password", _BAD_PASSWORD, scheme="Basic"
+            )
+
         if stored is None:
             if self._dummy_hash is not None:
                 check_password_hash(self._dummy_hash, password)
@@ -171,6 +202,48 @@ class Authenticator:
 
         return self._principal(f"user:{username}", "basic")
 
+    def _call(
+        self, callback: t.Callable[..., t.Any], *args: str, scheme: str = "Bearer"
+    ) -> t.Any:
+        """Run an app's credential callback; one that raises is a refusal,
+        logged with its traceback, never a server error.
+        """
+        try:
+            return callback(*args)
+        except Exception:
+            logger.exception("The app's %s verify callback failed.", scheme.lower())
+            raise ShutdownRefused.unauthorized(
+                "callback_error",
+                "The credentials could not be checked.",
+                scheme=scheme,
+            ) from None
+
+    def _app_principal(self, user: t.Any, method: str) -> Principal:
+        """The principal for a user the app's callback returned."""
+        if isinstance(user, cabc.Mapping):
+            name = user.get("name") or user.get("username")
+        else:
+            name = getattr(user, "name", None) or getattr(user, "username", None)
+
+        principal = f"app:{name if isinstance(name, str) else user}"
+        roles = self.config.roles.get(principal)
+
+        if self.callbacks.roles is not None:
+            try:
+                given = self.callbacks.roles(user)
+            except Exception:
+                logger.exception("The app's roles callback failed.")
+                given = ()
+
+            roles = frozenset({given} if isinstance(given, str) else given or ())
+
+        return Principal(
+            name=principal,
+            method=method,
+            roles=frozenset(ALL_ROLES if roles is None else roles) & ALL_ROLES,
+            user=user,
+        )
+
     def _error(self, status: int) -> t.NoReturn:
         # Reached only when no verify callback ran: Flask-HTTPAuth does not
         # call it for an empty token or a scheme it does not know. The
@@ -185,6 +258,23 @@ class Authenticator:
 
 
 _R = t.TypeVar("_R")
+
+
+@dataclasses.dataclass
+class Callbacks:
+    """The app's own credential checks, registered with
+    :meth:`Shutdown.verify_token <flask_shutdown.Shutdown.verify_token>`,
+    :meth:`~flask_shutdown.Shutdown.verify_password` and
+    :meth:`~flask_shutdown.Shutdown.get_user_roles`.
+    """
+
+    token: t.Callable[[str], t.Any] | None = None
+    password: t.Callable[[str, str], t.Any] | None = None
+    roles: t.Callable[[t.Any], t.Any] | None = None
+
+    def __bool__(self) -> bool:
+        return self.token is not None or self.password is not None
+
 
 _NO_CREDENTIALS = (
     "Authentication required: send 'Authorization: Bearer <token>' or HTTP Basic"

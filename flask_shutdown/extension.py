@@ -23,6 +23,7 @@ from .adapters.registry import resolve
 from .adapters.thread import ThreadAdapter
 from .adapters.thread import TRIGGER_JOIN_TIMEOUT
 from .auth import Authenticator
+from .auth import Callbacks
 from .config import ALL_ROLES
 from .config import ShutdownConfig
 from .hooks import Hook
@@ -53,6 +54,7 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _F = t.TypeVar("_F", bound=HookFunc)
+_V = t.TypeVar("_V", bound=t.Callable[..., t.Any])
 
 
 class AppState:
@@ -95,11 +97,18 @@ class AppState:
             ).hexdigest()[:16]
             self.store = RedisStore(config.storage_uri, namespace)
 
-        self.auth = Authenticator(config, self.signer)
+        self.auth = Authenticator(config, self.signer, extension._callbacks)
         self.guard = Guard(config)
         #: The :class:`ServerThread` serving the app, if any; triggers that
         #: come from code or signals stop it.
         self.server_thread: ServerThread | None = None
+
+    @property
+    def exposed(self) -> bool:
+        """Whether the shutdown and status endpoints are served: some kind
+        of credential is configured, or a verify callback registered.
+        """
+        return self.config.has_credentials or bool(self.auth.callbacks)
 
     def adapter_for(self, environ: WSGIEnvironment | None) -> ServerAdapter:
         """Choose the adapter that stops the server for this trigger.
@@ -332,6 +341,7 @@ class Shutdown:
             "strategy": strategy,
         }
         self._hooks: list[Hook] = []
+        self._callbacks = Callbacks()
 
         if app is not None:
             self.init_app(app)
@@ -398,11 +408,12 @@ class Shutdown:
             state.metric_receivers = metrics.instrument(app, state.in_flight)
         app.extensions["shutdown"] = state
 
-        if not config.has_credentials:
+        if not state.exposed:
             logger.warning(
                 "The shutdown endpoint of app %r is not exposed: no credential is"
                 " configured. Set SHUTDOWN_TOKENS, SHUTDOWN_USERS or"
-                " SHUTDOWN_SIGNED_TOKENS to enable it.",
+                " SHUTDOWN_SIGNED_TOKENS, or register a verify callback before"
+                " init_app, to enable it.",
                 app.name,
             )
 
@@ -435,6 +446,40 @@ class Shutdown:
             return decorator(func)
 
         return decorator
+
+    def verify_token(self, f: _V) -> _V:
+        """Register a function that checks a bearer token with the app's
+        own means (an API key table, a JWT), in Flask-HTTPAuth's style.
+        It gets the token and returns the user, or ``None`` to refuse.
+        Static tokens from ``SHUTDOWN_TOKENS`` are tried first, signed
+        tokens last. The lockout, the audit log, roles and the network
+        rules apply as for every credential; a callback that raises is a
+        refusal (``401``), logged with its traceback. Register it before
+        :meth:`init_app` when it is the only kind of credential, so that
+        the endpoint is exposed.
+        """
+        self._callbacks.token = f
+        return f
+
+    def verify_password(self, f: _V) -> _V:
+        """Register a function that checks HTTP Basic credentials against
+        the app's own users, in Flask-HTTPAuth's style. It gets the user
+        name and the password and returns the user, or ``None`` to refuse.
+        Users in ``SHUTDOWN_USERS`` are checked first. Otherwise as
+        :meth:`verify_token`.
+        """
+        self._callbacks.password = f
+        return f
+
+    def get_user_roles(self, f: _V) -> _V:
+        """Register a function that gets a user returned by a verify
+        callback and returns its roles: ``"shutdown"``, ``"status"``, or
+        both. Without it such users may do both, unless ``SHUTDOWN_ROLES``
+        names them (as ``"app:NAME"``, where ``NAME`` is the user's
+        ``name`` or ``username`` attribute or key, or ``str(user)``).
+        """
+        self._callbacks.roles = f
+        return f
 
     @property
     def hooks(self) -> tuple[Hook, ...]:

@@ -105,6 +105,7 @@ AUDIT_REASONS = frozenset(
         "token_from_future",
         "unknown_user",
         "bad_password",
+        "callback_error",
     }
 )
 

@@ -80,7 +80,7 @@ def create_blueprint(state: AppState) -> Blueprint:
     if config.live_path is not None:
         bp.add_url_rule(config.live_path, "live", lambda: _live(state), methods=["GET"])
 
-    if not config.has_credentials:
+    if not state.exposed:
         return bp
 
     protect = state.auth.protect
