@@ -1,5 +1,6 @@
 """Benchmark: how fast and how cleanly Flask-Shutdown stops a server,
-side by side with the usual alternatives, in one run.
+side by side with the usual alternatives, and what the extension costs per
+request and at pytest start-up, in one run.
 
 Run from the repository root::
 
@@ -11,7 +12,7 @@ Run from the repository root::
 - :mod:`bench.rows`: the table of rows, in the order they run;
 - :mod:`bench.runner`: the state of a run and the loop over a row's trials;
 - :mod:`bench.idle`, :mod:`bench.inflight`, :mod:`bench.fixtures`,
-  :mod:`bench.servers`: the measurement families;
+  :mod:`bench.servers`, :mod:`bench.overhead`: the measurement families;
 - :mod:`bench.report`: the tables printed at the end;
 - :mod:`bench.app`: the served app (``bench.app:create_app`` for the
   servers started as subprocesses);

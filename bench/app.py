@@ -1,4 +1,5 @@
-"""The app every approach serves.
+"""The app every approach serves, and the hello-world app of the overhead
+rows.
 
 gunicorn, ``flask run``, waitress and uWSGI import it as
 ``bench.app:create_app`` from the repository root, so it imports only
@@ -101,4 +102,24 @@ def create_app(extension: bool = True) -> Flask:
         return ClosingIterator(chunks(), [] if close is None else [close])
 
     app.wsgi_app = log_sent  # type: ignore[method-assign]
+    return app
+
+
+def hello_app(extension: bool) -> Flask:
+    """The app of the overhead rows: one view that returns ``"ok"``, and
+    nothing else, so that the extension is the only difference.
+
+    :param extension: Register :class:`~flask_shutdown.Shutdown` with one
+        static token.
+    """
+    app = Flask("flask_shutdown_bench_hello")
+    app.config["SHUTDOWN_TOKENS"] = [TOKEN]
+
+    @app.get("/")
+    def index() -> str:
+        return "ok"
+
+    if extension:
+        Shutdown(app)
+
     return app

@@ -1,5 +1,6 @@
-"""The server-side process of the in-flight rows (C) and of the
-non-threaded deadlock check (B3): ``python -m bench.harness MODE``.
+"""The server-side process of the in-flight rows (C), of the non-threaded
+deadlock check (B3) and of the per-request cost over HTTP (G2):
+``python -m bench.harness MODE``.
 
 It serves the app the way ``MODE`` says, writes ``READY PORT`` on its
 protocol pipe (standard output), stops the way that approach stops (on
@@ -22,6 +23,7 @@ import threading
 from flask_shutdown import ServerThread
 
 from .app import create_app
+from .app import hello_app
 from .common import HOST
 from .common import perf
 from .net import free_port
@@ -85,13 +87,36 @@ def mp_terminate(say: Say) -> None:
     say(f"STOPPED {perf():.6f}")
 
 
+def hello_pair(say: Say) -> None:
+    """G2: the hello-world app without and with the extension, each on a
+    threaded ``ServerThread``, until ``stop``. Serving them here leaves
+    the orchestrator's client loop alone with its own interpreter lock.
+    """
+    servers = [ServerThread(hello_app(extension=ext), HOST, 0) for ext in (False, True)]
+
+    for server in servers:
+        server.start()
+
+    say(f"READY {servers[0].port} {servers[1].port}")
+    sys.stdin.readline()
+
+    for server in servers:
+        server.stop_serving()
+        server.join(5)
+
+    say(f"STOPPED {perf():.6f}")
+
+
 #: The modes, by the name the orchestrator passes.
 MODES: dict[str, cabc.Callable[[Say], None]] = {
     "thread-post": thread_post,
     "make-server": make_server_threads,
     "naive-nothreads": lambda say: make_server_threads(say, threaded=False),
     "mp-terminate": mp_terminate,
+    "hello-pair": hello_pair,
 }
+#: Seconds after which a harness exits whatever it is doing, by mode.
+WATCHDOG_S = {"hello-pair": 300.0}
 
 
 def main(argv: list[str]) -> int:
@@ -100,7 +125,7 @@ def main(argv: list[str]) -> int:
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     # Stray prints (the Flask banner) go to the log, not to the protocol.
     os.dup2(2, 1)
-    watchdog = threading.Timer(60.0, lambda: os._exit(3))
+    watchdog = threading.Timer(WATCHDOG_S.get(name, 60.0), lambda: os._exit(3))
     watchdog.daemon = True
     watchdog.start()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

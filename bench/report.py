@@ -1,7 +1,7 @@
 """The report: the tables of a run as text, with the ratios and the facts.
 
-Times are printed in milliseconds with three significant digits, as
-``median [min..max]``.
+Times are printed in milliseconds (microseconds in the per-request rows of
+G) with three significant digits, as ``median [min..max]``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from .common import N_INFLIGHT
 from .common import pkg_version
 from .common import SLEEP_S
 from .common import TRIGGER_AFTER_S
+from .overhead import CALLS
+from .overhead import PYTEST_RUNS
+from .overhead import REQUESTS
+from .overhead import ROUNDS
 from .runner import Row
 from .runner import Run
 
@@ -196,6 +200,61 @@ def report(run: Run, total: float) -> str:
             for row in rows["facts"]
         )
 
+    if rows.get("G") or rows.get("GP"):
+        add("")
+        add(
+            "G) cost of the extension while nothing is stopped: the same app without"
+            " and with Shutdown(app)"
+        )
+
+        if rows.get("G"):
+            add(
+                f"   per request, us (microseconds): median [min..max] over {ROUNDS}"
+                " rounds of each, plain and extension"
+            )
+            add(
+                f"   rounds alternating; a hello-world view (return 'ok'); G1:"
+                f" {CALLS:,} calls of app(environ, start_response)"
+            )
+            add(
+                f"   per round, body consumed and closed; G2: {REQUESTS:,} GET / per"
+                " round from one http.client connection;"
+            )
+            add(
+                "   difference = extension - plain of the same round; overhead ="
+                " median difference / median plain"
+            )
+            pair_table(
+                out,
+                rows["G"],
+                ("plain us/req", "extension us/req", "difference us", "overhead"),
+                1e6,
+                lambda base, ext, diff: f"{diff / base * 100:+.1f}%",
+                "CPU time of this thread per call, us",
+            )
+
+        if rows.get("GP"):
+            add(
+                f"   pytest start-up, ms: median [min..max] of {PYTEST_RUNS} runs of"
+                " each, alternating: python -m pytest -q"
+            )
+            add(
+                "   -p no:cacheprovider in a directory holding test_one.py (def"
+                " test_one(): pass) and an empty"
+            )
+            add(
+                "   pytest.ini; without = with -p no:flask_shutdown; ratio = median"
+                " with / median without"
+            )
+            pair_table(
+                out,
+                rows["GP"],
+                ("without ms", "with ms", "difference ms", "ratio"),
+                1e3,
+                lambda base, ext, diff: f"{ext / base:.2f}x",
+                "CPU time (user + system) of the pytest process, ms",
+            )
+
     add(
         f"total wall time: {total:.1f} s; load average (1 min) at the start"
         f" {run.load_start:.2f}, at the end {os.getloadavg()[0]:.2f}"
@@ -267,6 +326,68 @@ def inflight_table(out: list[str], rows: list[Row]) -> None:
     for row in rows:
         if row.notes:
             out.append(f"   [{row.key}] " + "; ".join(row.notes))
+
+
+def pair_table(
+    out: list[str],
+    rows: list[Row],
+    titles: tuple[str, str, str, str],
+    scale: float,
+    relative: cabc.Callable[[float, float, float], str],
+    cpu_what: str,
+) -> None:
+    """A table of paired rounds (:func:`bench.overhead.alternate`): the
+    base, the extension, their difference per round, and ``relative`` of
+    the three medians. A row with CPU times gets a note with their medians,
+    named ``cpu_what``.
+    """
+    t_base, t_ext, t_diff, t_rel = titles
+    out.append(
+        f"   {'approach':<{W}} {'n':>3}  {t_base:<21} {t_ext:<21} {t_diff:<21} {t_rel}"
+    )
+
+    for row in rows:
+        if row.skipped:
+            out.append(f"   {row.label:<{W}} {'-':>3}  {row.skipped}")
+            continue
+
+        base, ext, diff = (row.samples.get(k, []) for k in ("base", "ext", "diff"))
+        rel = relative(*medians(base, ext, diff)) if diff else "n/a"
+        out.append(
+            f"   {row.label:<{W}} {len(diff):>3}"
+            f"  {ms(base, scale):<21} {ms(ext, scale):<21}"
+            f" {ms(diff, scale):<21} {rel}"
+        )
+
+    # The variants' names in a note: "plain us/req" -> "plain".
+    n_base, n_ext = t_base.split()[0], t_ext.split()[0]
+
+    for row in rows:
+        notes = list(row.notes)
+        base, ext = row.samples.get("base_cpu", []), row.samples.get("ext_cpu", [])
+        diff = [e - b for b, e in zip(base, ext)]
+
+        if diff:
+            m_base, m_ext, m_diff = (m * scale for m in medians(base, ext, diff))
+            notes.insert(
+                0,
+                f"{cpu_what}, median: {num(m_base)} {n_base}, {num(m_ext)} {n_ext},"
+                f" difference {num(m_diff)} ({relative(m_base, m_ext, m_diff)})",
+            )
+
+        if notes:
+            out.append(f"   [{row.key}] " + "; ".join(notes))
+
+
+def medians(
+    base: list[float], ext: list[float], diff: list[float]
+) -> tuple[float, float, float]:
+    """The medians of the three sample lists of a paired row."""
+    return (
+        statistics.median(base),
+        statistics.median(ext),
+        statistics.median(diff),
+    )
 
 
 def ratios(run: Run) -> list[str]:

@@ -16,6 +16,7 @@ import functools
 
 from . import fixtures
 from . import idle
+from . import overhead
 from .common import pkg_version
 from .inflight import harness_start
 from .inflight import run_inflight
@@ -248,4 +249,26 @@ ROWS: list[RowSpec] = [
     ),
     # E: real servers as subprocesses.
     *(row for spec in REAL_SERVERS for row in _real_server_rows(spec)),
+    # G: what the extension costs while nothing is being stopped.
+    RowSpec(
+        "G1",
+        "G1 hello world, in process (WSGI call)",
+        "G",
+        overhead.wsgi_overhead,
+        2.0 * overhead.CALLS * 100e-6,
+    ),
+    RowSpec(
+        "G2",
+        "G2 hello world, ServerThread over HTTP",
+        "G",
+        overhead.http_overhead,
+        2.0 * overhead.REQUESTS * 2e-3,
+    ),
+    RowSpec(
+        "G3",
+        "G3 pytest start-up, one empty test",
+        "GP",
+        overhead.pytest_startup,
+        3.0,
+    ),
 ]
