@@ -1,6 +1,6 @@
 """Draw the charts and write the tables of the docs from a benchmark run.
 
-Reads ``bench/results.txt`` (the output of ``bench/bench.py``) and writes,
+Reads ``bench/results.txt`` (the output of ``python -m bench``) and writes,
 under ``docs/``:
 
 - ``_static/bench-idle-stop.svg``: idle stop latency, log scale.
@@ -180,7 +180,7 @@ class Results:
 
         raise ResultsError(
             f"no row {key} in a table with a {column!r} column:"
-            " run bench/bench.py for it (see bench/README.md)"
+            " run python -m bench for it (see bench/README.md)"
         )
 
     def value(self, key: str, column: str) -> Value:

@@ -4,6 +4,7 @@ and make sure it, and everything it started, is gone at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -24,7 +25,18 @@ LEGACY_PYTHON = ROOT / ".venv-legacy" / "bin" / "python"
 
 
 class Proc:
-    """A server process in its own session, with its output in a file."""
+    """A server process in its own session, with its output in a file.
+
+    :param args: The command line.
+    :param log: The file that receives its output.
+    :param env: Variables set on top of ``base_env``.
+    :param cwd: Its working directory.
+    :param base_env: The environment to start from; defaults to
+        ``os.environ``. The benchmark passes one with variables removed.
+    :param pipes: Give it a pipe as standard input and another as standard
+        output (``popen.stdin``, ``popen.stdout``), for a process that
+        speaks a line protocol; only its standard error goes to ``log``.
+    """
 
     def __init__(
         self,
@@ -33,28 +45,34 @@ class Proc:
         *,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        base_env: t.Mapping[str, str] | None = None,
+        pipes: bool = False,
     ) -> None:
         self.args = args
         self.log_path = log
         self._log = open(log, "wb")
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        base = os.environ if base_env is None else base_env
+        full_env = {**base, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.popen = subprocess.Popen(
             args,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if pipes else self._log,
+            stderr=self._log if pipes else subprocess.STDOUT,
             env=full_env,
             cwd=cwd,
             start_new_session=True,
         )
         self._exited = threading.Event()
         self.returncode: int | None = None
+        #: ``time.perf_counter()`` when the exit was seen, or ``None``.
+        self.exited_at: float | None = None
         # A blocking wait() in a thread learns of the exit at once;
         # Popen.wait(timeout) polls in steps of up to 50 ms.
         threading.Thread(target=self._wait, daemon=True).start()
 
     def _wait(self) -> None:
         self.returncode = self.popen.wait()
+        self.exited_at = time.perf_counter()
         self._exited.set()
 
     @property
@@ -142,6 +160,12 @@ class Proc:
 
         self._exited.wait(10)
         self._log.close()
+
+        # Its standard output, when a pipe, belongs to whoever reads it:
+        # closing it here could block on that reader's lock.
+        if self.popen.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.popen.stdin.close()
 
     def __enter__(self) -> Proc:
         return self

@@ -16,7 +16,7 @@ import pytest
 from ._proc import ROOT
 
 RESULTS = ROOT / "bench" / "results.txt"
-#: Lines as bench/bench.py prints them.
+#: Lines as the benchmark (python -m bench) prints them.
 ROW = "   {key} {label:<46} 10  {cells}\n"
 HEADER = "   " + "approach".ljust(50) + "   n  start->ready             stop\n"
 E_CELLS = (
