@@ -53,6 +53,7 @@ nitpicky = True
 # purpose (docs/architecture.rst says where they sit).
 nitpick_ignore = [
     ("py:class", "flask_shutdown.extension._F"),
+    ("py:class", "flask_shutdown.extension._V"),
     ("py:class", "flask_shutdown.hooks.Hook"),
 ]
 

@@ -22,6 +22,7 @@ if t.TYPE_CHECKING:
     from .refusals import ShutdownRefused as ShutdownRefused
     from .server import ServerThread as ServerThread
     from .serving import serve as serve
+    from .signals import attempt_answered as attempt_answered
     from .signals import hooks_done as hooks_done
     from .signals import shutdown_requested as shutdown_requested
     from .signals import shutdown_stopped as shutdown_stopped
@@ -36,6 +37,7 @@ _EXPORTS = {
     "ShutdownRefused": ".refusals",
     "ServerThread": ".server",
     "serve": ".serving",
+    "attempt_answered": ".signals",
     "hooks_done": ".signals",
     "shutdown_requested": ".signals",
     "shutdown_stopped": ".signals",

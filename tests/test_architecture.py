@@ -65,6 +65,7 @@ def test_public_surface() -> None:
         "Shutdown",
         "ShutdownRecord",
         "ShutdownRefused",
+        "attempt_answered",
         "hooks_done",
         "serve",
         "shutdown_requested",
