@@ -65,6 +65,15 @@ def gunicorn_cmd(run: Run) -> list[str]:
     return [*cmd, f"{APP}()"]
 
 
+def gunicorn_sigterm_cmd(run: Run) -> list[str]:
+    """gunicorn with the shipped example configuration, whose
+    ``graceful_sigterm`` hook makes SIGTERM run the graceful sequence.
+    """
+    config = Path(__file__).resolve().parent.parent / "examples" / "gunicorn.conf.py"
+    cmd = gunicorn_cmd(run)
+    return [*cmd[:3], "-c", str(config), *cmd[3:]]
+
+
 def flask_run_cmd(run: Run) -> list[str]:
     return [
         sys.executable,
@@ -118,7 +127,7 @@ class RealServer:
     cmd: cabc.Callable[[Run], list[str]]
     #: The signal that stops it, or ``None`` for ``POST /shutdown``.
     sig: signal.Signals | None
-    #: The module under ``flask_shutdown.servers`` that the POST needs.
+    #: The module under ``flask_shutdown.adapters`` that the POST needs.
     adapter: str | None = None
     #: A log line to wait for, and how many times, before it counts as up.
     ready_marker: tuple[str, int] | None = None
@@ -130,7 +139,7 @@ class RealServer:
 
     def missing(self) -> str | None:
         """Why the row cannot run here, or ``None``."""
-        module = f"flask_shutdown.servers.{self.adapter}" if self.adapter else None
+        module = f"flask_shutdown.adapters.{self.adapter}" if self.adapter else None
 
         if pkg_version(self.package) is None:
             return f"not run: {self.package} not installed"
@@ -161,6 +170,15 @@ REAL_SERVERS = [
         "gunicorn",
         gunicorn_cmd,
         _POST,
+        "gunicorn",
+        _GUNICORN,
+    ),
+    RealServer(
+        "E9",
+        "gunicorn 2 sync, SIGTERM, graceful_sigterm",
+        "gunicorn",
+        gunicorn_sigterm_cmd,
+        signal.SIGTERM,
         "gunicorn",
         _GUNICORN,
     ),

@@ -8,8 +8,10 @@ import collections.abc as cabc
 import copy
 import dataclasses
 import ipaddress
+import os
 import typing as t
 
+from .adapters.gunicorn import ARBITER_TOKEN_ENV
 from .adapters.registry import check_strategy
 from .adapters.registry import Strategy
 from .addresses import normalize_origin
@@ -164,6 +166,12 @@ class ShutdownConfig:
 
         signed_tokens = _read_bool(config, "SHUTDOWN_SIGNED_TOKENS")
         tokens = _read_tokens(config["SHUTDOWN_TOKENS"])
+        arbiter_token = os.environ.get(ARBITER_TOKEN_ENV)
+
+        if arbiter_token:
+            # Given by a gunicorn arbiter whose SIGTERM runs the graceful
+            # sequence (adapters.gunicorn.graceful_sigterm).
+            tokens["gunicorn-arbiter"] = arbiter_token
         min_token_length = _read_number(config, "SHUTDOWN_MIN_TOKEN_LENGTH", int)
         _check_tokens(tokens, min_token_length)
         users = _read_mapping("SHUTDOWN_USERS", config["SHUTDOWN_USERS"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,41 @@ def test_gunicorn(tmp_path: Path, options: list[str], client: str) -> None:
     assert proc.pid not in count(hook_log, "hook close_db")
     # Every slow request ended in a worker that was told to stop.
     assert sum(count(hook_log, "slow-end").values()) == workers - 1
+
+
+def test_sigterm_with_the_example_config_is_graceful(tmp_path: Path) -> None:
+    """SIGTERM to the arbiter, as Kubernetes or systemd send it, drains
+    like POST /shutdown: requests running and queued all complete, and
+    every worker runs the hooks once.
+    """
+    workers = 2
+    hook_log = tmp_path / "hooks.log"
+    hook_log.touch()
+    args = [tool("gunicorn"), "-c", str(ROOT / "examples" / "gunicorn.conf.py")]
+    args += ["-b", "127.0.0.1:0", "-w", str(workers), "--no-control-socket"]
+    args += [f"{APP_MODULE}:app"]
+
+    with Proc(
+        args, tmp_path / "server.log", env={"HOOK_LOG": str(hook_log)}, cwd=ROOT
+    ) as proc:
+        url = proc.wait_for_output(r"Listening at: (http://127\.0\.0\.1:\d+)").group(1)
+        proc.wait_for_output(rf"(?s)(Booting worker with pid: \d+.*){{{workers}}}")
+        worker_pids = {
+            int(pid)
+            for pid in re.findall(r"Booting worker with pid: (\d+)", proc.output())
+        }
+        wait_ready(proc, f"{url}/pid")
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+            # More requests than workers: some wait in the accept queue,
+            # which a plain SIGTERM resets.
+            slow = start_slow(pool, url, 6, seconds=0.5)
+            wait_for_lines(hook_log, "slow-start", workers)
+            proc.popen.send_signal(signal.SIGTERM)
+            assert [f.result().text for f in slow] == ["slow done"] * 6
+
+        assert proc.wait_exit(60) == 0
+
+    assert "SIGTERM: asking a worker for the graceful shutdown" in proc.output()
+    assert "requested by token:gunicorn-arbiter" in proc.output()
+    assert_hooks_once(hook_log, worker_pids)

@@ -35,9 +35,12 @@ import atexit
 import gc
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
+import threading
+import time
 import typing as t
 
 from ._backlog import wait_backlog_empty
@@ -194,3 +197,116 @@ def _drains_backlog(worker: t.Any) -> bool:
         and int(worker.cfg.workers) > 1
         and sys.platform.startswith("linux")
     )
+
+
+#: The environment variable through which the arbiter gives its workers
+#: the per-run secret of :func:`graceful_sigterm`. Not under ``FLASK_``,
+#: which Flask's ``from_prefixed_env`` would copy into the app's config.
+ARBITER_TOKEN_ENV = "GUNICORN_FLASK_SHUTDOWN_TOKEN"
+
+
+def graceful_sigterm(
+    path: str = "/shutdown", timeout: float = 5.0
+) -> t.Callable[[t.Any], None]:
+    """An ``on_starting`` server hook that makes SIGTERM to the arbiter
+    (what Kubernetes, systemd and ``docker stop`` send) run the same
+    graceful sequence as ``POST /shutdown``: readiness, the drain delay,
+    the drain including the accept queue, the hooks once per worker.
+
+    .. code-block:: python
+
+        # gunicorn.conf.py
+        from flask_shutdown.adapters.gunicorn import graceful_sigterm
+
+        on_starting = graceful_sigterm()
+
+    On the first SIGTERM the arbiter posts to ``path`` on its own listener
+    with a secret made for this run and handed to its workers through the
+    environment (:data:`ARBITER_TOKEN_ENV`); the worker that gets it runs
+    the sequence and ends it with the SIGTERM gunicorn then handles as
+    usual. If no worker accepts within ``timeout`` seconds, or the sequence
+    has not stopped the server within ``graceful_timeout``, the arbiter
+    stops the usual way.
+
+    :param path: ``SHUTDOWN_PATH`` of the app.
+    :param timeout: Seconds to wait for a worker to accept.
+    """
+
+    def on_starting(server: t.Any) -> None:
+        token = secrets.token_urlsafe(32)
+        # Set before the workers are forked, so every one inherits it.
+        os.environ[ARBITER_TOKEN_ENV] = token
+        original = server.handle_term
+        asked = threading.Event()
+
+        def handle_term() -> None:
+            if asked.is_set():
+                original()
+                return
+
+            asked.set()
+            server.log.info("SIGTERM: asking a worker for the graceful shutdown.")
+            threading.Thread(
+                target=_ask_a_worker,
+                args=(server, path, token, timeout),
+                name="flask-shutdown-sigterm",
+                daemon=True,
+            ).start()
+
+        server.handle_term = handle_term
+
+    return on_starting
+
+
+def _ask_a_worker(server: t.Any, path: str, token: str, timeout: float) -> None:
+    import http.client
+
+    status = None
+
+    try:
+        host, port = _loopback_address(server)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn.request(
+            "POST",
+            path,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+            },
+            body='{"reason": "SIGTERM to the gunicorn arbiter"}',
+        )
+        status = conn.getresponse().status
+        conn.close()
+    except (OSError, http.client.HTTPException, ValueError) as e:
+        server.log.warning("No worker took the graceful shutdown (%s).", e)
+
+    if status == 202:
+        # The worker signals the arbiter once it is done; this is only the
+        # bound, in case it never does.
+        time.sleep(float(server.cfg.graceful_timeout))
+        server.log.warning("The graceful shutdown did not finish; stopping.")
+    elif status is not None:
+        server.log.warning("The graceful shutdown was refused (HTTP %s).", status)
+
+    # Handled by the original SIGTERM handler, now that asked is set.
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _loopback_address(server: t.Any) -> tuple[str, int]:
+    """Where the arbiter reaches its own workers: its first TCP listener,
+    over loopback when it listens on every address.
+    """
+    for listener in server.LISTENERS:
+        address = listener.sock.getsockname()
+
+        if isinstance(address, tuple):
+            host = address[0]
+
+            if host in ("0.0.0.0", ""):
+                host = "127.0.0.1"
+            elif host == "::":
+                host = "::1"
+
+            return host, int(address[1])
+
+    raise ValueError("the arbiter has no TCP listener to reach its workers on")
