@@ -50,6 +50,7 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_IDLE_TIMEOUT": None,
     "SHUTDOWN_IDLE_IGNORE": None,
     "SHUTDOWN_STOP_WITH_PARENT": False,
+    "SHUTDOWN_BROWSER_TIMEOUT": None,
 }
 
 #: The two things a principal may be allowed to do. A principal with no
@@ -126,6 +127,14 @@ class ShutdownConfig:
     idle_ignore: tuple[str, ...] | None = None
     #: Whether the server stops itself when its parent process exits.
     stop_with_parent: bool = False
+    #: Seconds after the last browser page closed at which the server
+    #: stops itself, or ``None``.
+    browser_timeout: float | None = None
+
+    @property
+    def heartbeat_path(self) -> str:
+        """Where browser pages send their heartbeats."""
+        return self.path.rstrip("/") + "/heartbeat"
 
     @property
     def status_path(self) -> str:
@@ -213,13 +222,14 @@ class ShutdownConfig:
             drain_exempt=_read_paths(
                 "SHUTDOWN_DRAIN_EXEMPT", config["SHUTDOWN_DRAIN_EXEMPT"]
             ),
-            idle_timeout=_read_idle_timeout(config["SHUTDOWN_IDLE_TIMEOUT"]),
+            idle_timeout=_read_timeout(config, "SHUTDOWN_IDLE_TIMEOUT"),
             idle_ignore=(
                 None
                 if config["SHUTDOWN_IDLE_IGNORE"] is None
                 else _read_paths("SHUTDOWN_IDLE_IGNORE", config["SHUTDOWN_IDLE_IGNORE"])
             ),
             stop_with_parent=_read_bool(config, "SHUTDOWN_STOP_WITH_PARENT"),
+            browser_timeout=_read_timeout(config, "SHUTDOWN_BROWSER_TIMEOUT"),
         )
 
 
@@ -230,14 +240,16 @@ def _read_paths(key: str, value: t.Any) -> tuple[str, ...]:
     return tuple(_read_path(key, path) for path in value)
 
 
-def _read_idle_timeout(value: t.Any) -> float | None:
+def _read_timeout(config: cabc.Mapping[str, t.Any], key: str) -> float | None:
+    value = config[key]
+
     if value is None:
         return None
 
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise RuntimeError(
-            "'SHUTDOWN_IDLE_TIMEOUT' must be a number of seconds above zero, or"
-            f" None to never stop when idle, not {value!r}."
+            f"{key!r} must be a number of seconds above zero, or None to turn"
+            f" it off, not {value!r}."
         )
 
     return float(value)

@@ -14,6 +14,7 @@ import typing as t
 from flask import current_app
 from flask import has_request_context
 from flask import request
+from flask import url_for
 
 from . import metrics
 from . import shared
@@ -24,6 +25,7 @@ from .adapters.thread import ThreadAdapter
 from .adapters.thread import TRIGGER_JOIN_TIMEOUT
 from .auth import Authenticator
 from .auth import Callbacks
+from .browser import PageTracker
 from .config import ALL_ROLES
 from .config import ShutdownConfig
 from .hooks import Hook
@@ -86,6 +88,13 @@ class AppState:
         self.signer = TokenSigner(config.signing_keys) if config.signed_tokens else None
         #: The receivers of the Prometheus metrics, kept alive here.
         self.metric_receivers: list[t.Any] = []
+        #: The browser pages the server outlives, with
+        #: ``SHUTDOWN_BROWSER_TIMEOUT``.
+        self.pages = (
+            None
+            if config.browser_timeout is None
+            else PageTracker(config.browser_timeout)
+        )
         #: Watches for an idle server or a parent gone, when configured.
         self.watcher: Watcher | None = None
         #: The fleet-wide store, or ``None`` for one server's own state.
@@ -178,7 +187,12 @@ class AppState:
         if ignore is None:
             ignore = tuple(
                 p
-                for p in (config.status_path, config.ready_path, config.live_path)
+                for p in (
+                    config.status_path,
+                    config.ready_path,
+                    config.live_path,
+                    config.heartbeat_path,
+                )
                 if p is not None
             )
 
@@ -193,6 +207,7 @@ class AppState:
             lambda: len(self.in_flight),
             idle_timeout=config.idle_timeout,
             stop_with_parent=config.stop_with_parent,
+            pages=self.pages,
         )
         middleware = ActivityMiddleware(wsgi_app, watcher, ignore)
         self.watcher = watcher
@@ -369,7 +384,12 @@ class Shutdown:
         state = AppState(self, app, config)
         prepare_process(state.worker_exiting)
 
-        exempt = {config.path, config.status_path, *config.drain_exempt}
+        exempt = {
+            config.path,
+            config.status_path,
+            config.heartbeat_path,
+            *config.drain_exempt,
+        }
 
         for probe in (config.ready_path, config.live_path):
             if probe is not None:
@@ -396,13 +416,24 @@ class Shutdown:
                 app.name,
             )
 
-        if config.idle_timeout is not None or config.stop_with_parent:
+        if (
+            config.idle_timeout is not None
+            or config.stop_with_parent
+            or state.pages is not None
+        ):
             wsgi_app = state.watch(wsgi_app)
 
         app.wsgi_app = TrackingMiddleware(  # type: ignore[method-assign]
             wsgi_app, state.in_flight, state.coordinator, exempt
         )
         app.register_blueprint(create_blueprint(state))
+
+        if state.pages is not None:
+            pages = state.pages
+            app.add_template_global(
+                lambda: pages.script(url_for("shutdown.heartbeat")),
+                "shutdown_heartbeat",
+            )
 
         if config.metrics and metrics.available():
             state.metric_receivers = metrics.instrument(app, state.in_flight)

@@ -61,6 +61,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         403,
         "The request came from a web page of another site.",
     ),
+    "bad_page_token": (
+        403,
+        "The heartbeat is not from a page this server rendered.",
+    ),
     "forbidden": (
         403,
         "The credentials may not do this (SHUTDOWN_ROLES, token scope).",

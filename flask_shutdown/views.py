@@ -80,6 +80,14 @@ def create_blueprint(state: AppState) -> Blueprint:
     if config.live_path is not None:
         bp.add_url_rule(config.live_path, "live", lambda: _live(state), methods=["GET"])
 
+    if state.pages is not None:
+        bp.add_url_rule(
+            config.heartbeat_path,
+            "heartbeat",
+            lambda: _heartbeat(state),
+            methods=["POST"],
+        )
+
     if not state.exposed:
         return bp
 
@@ -312,6 +320,34 @@ def _ready(state: AppState) -> Response:
     rv.status_code = 503
     rv.headers["Retry-After"] = "1"
     return rv
+
+
+def _heartbeat(state: AppState) -> Response:
+    """A browser page says it is open, or closing."""
+    assert state.pages is not None
+
+    try:
+        state.guard.check_network(request)
+        state.guard.check_cross_site(request)
+        data = json.loads(_read_at_most(MAX_HEARTBEAT_BODY + 1) or b"null")
+    except ShutdownRefused as e:
+        return e.get_response()  # type: ignore[return-value]
+    except (ValueError, RecursionError, OSError, HTTPException):
+        data = None
+
+    if not isinstance(data, dict) or not state.pages.beat(
+        data.get("page"), data.get("token"), bool(data.get("closing"))
+    ):
+        return ShutdownRefused(  # type: ignore[return-value]
+            "bad_page_token",
+            "This heartbeat is not from a page this server rendered.",
+        ).get_response()
+
+    return current_app.response_class(status=204)
+
+
+#: The longest accepted heartbeat body.
+MAX_HEARTBEAT_BODY = 1024
 
 
 def _live(state: AppState) -> Response:

@@ -32,6 +32,8 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
     from _typeshed.wsgi import WSGIEnvironment
 
+    from .browser import PageTracker
+
 logger = logging.getLogger(__name__)
 
 #: The longest the watcher sleeps between two looks.
@@ -47,6 +49,8 @@ class Watcher:
     :param in_flight: Returns how many requests are in flight.
     :param idle_timeout: Seconds without a request; ``None`` for never.
     :param stop_with_parent: Whether to stop when the parent exits.
+    :param pages: The browser pages to outlive, for
+        ``SHUTDOWN_BROWSER_TIMEOUT``.
     """
 
     def __init__(
@@ -56,11 +60,13 @@ class Watcher:
         *,
         idle_timeout: float | None,
         stop_with_parent: bool,
+        pages: PageTracker | None = None,
     ) -> None:
         self._stop = stop
         self._in_flight = in_flight
         self.idle_timeout = idle_timeout
         self.stop_with_parent = stop_with_parent
+        self.pages = pages
         #: ``time.monotonic()`` of the last activity.
         self.last_activity = time.monotonic()
         self._parent = os.getppid()
@@ -90,13 +96,23 @@ class Watcher:
     def _run(self) -> None:
         poll = MAX_POLL
 
-        if self.idle_timeout is not None:
-            poll = min(poll, max(self.idle_timeout / 10, 0.01))
+        for timeout in (self.idle_timeout, self.pages and self.pages.timeout):
+            if timeout:
+                poll = min(poll, max(timeout / 10, 0.01))
 
         while not self._done.wait(poll):
             if self.stop_with_parent and os.getppid() != self._parent:
                 self._fire(f"the parent process {self._parent} exited", "parent")
                 return
+
+            if self.pages is not None:
+                gone = self.pages.gone_for()
+
+                if gone is not None and gone >= self.pages.timeout:
+                    self._fire(
+                        f"no browser page open for {self.pages.timeout:g} s", "browser"
+                    )
+                    return
 
             if self.idle_timeout is None:
                 continue

@@ -57,6 +57,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "watch",
             "systemd",
             "metrics",
+            "browser",
             "tokens",
             "audit",
             "extension",
