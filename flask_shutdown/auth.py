@@ -77,6 +77,9 @@ class Authenticator:
         self.config = config
         self.signer = signer
         self.callbacks = Callbacks() if callbacks is None else callbacks
+        #: The token of this run's runtime file (:mod:`flask_shutdown.runtime`),
+        #: for ``flask shutdown stop``; ``None`` while no file is written.
+        self.local_token: str | None = None
         # A hash to check unknown user names against, so that a wrong user
         # name takes as long as a wrong password.
         self._dummy_hash = next(iter(config.users.values()), None)
@@ -135,6 +138,13 @@ class Authenticator:
                 token.encode("utf-8", "surrogateescape"), secret.encode()
             ):
                 match = name
+
+        local = self.local_token
+
+        if local is not None and hmac.compare_digest(
+            token.encode("utf-8", "surrogateescape"), local.encode()
+        ):
+            match = "local"
 
         if match is not None:
             return self._principal(f"token:{match}", "token")

@@ -51,6 +51,7 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_IDLE_IGNORE": None,
     "SHUTDOWN_STOP_WITH_PARENT": False,
     "SHUTDOWN_BROWSER_TIMEOUT": None,
+    "SHUTDOWN_RUNTIME_FILE": True,
 }
 
 #: The two things a principal may be allowed to do. A principal with no
@@ -130,6 +131,9 @@ class ShutdownConfig:
     #: Seconds after the last browser page closed at which the server
     #: stops itself, or ``None``.
     browser_timeout: float | None = None
+    #: Whether a ServerThread serving the app writes a runtime file for
+    #: ``flask shutdown list`` and ``stop``.
+    runtime_file: bool = True
 
     @property
     def heartbeat_path(self) -> str:
@@ -230,6 +234,7 @@ class ShutdownConfig:
             ),
             stop_with_parent=_read_bool(config, "SHUTDOWN_STOP_WITH_PARENT"),
             browser_timeout=_read_timeout(config, "SHUTDOWN_BROWSER_TIMEOUT"),
+            runtime_file=_read_bool(config, "SHUTDOWN_RUNTIME_FILE"),
         )
 
 

@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import typing as t
+from pathlib import Path
 
 from flask import current_app
 from flask import has_request_context
@@ -17,6 +18,7 @@ from flask import request
 from flask import url_for
 
 from . import metrics
+from . import runtime
 from . import shared
 from .adapters.registry import master_process
 from .adapters.registry import prepare_process
@@ -88,6 +90,9 @@ class AppState:
         self.signer = TokenSigner(config.signing_keys) if config.signed_tokens else None
         #: The receivers of the Prometheus metrics, kept alive here.
         self.metric_receivers: list[t.Any] = []
+        #: The runtime file of each ServerThread serving the app.
+        self.runtime_files: dict[ServerThread, Path] = {}
+        self.app_name = app.import_name
         #: The browser pages the server outlives, with
         #: ``SHUTDOWN_BROWSER_TIMEOUT``.
         self.pages = (
@@ -253,6 +258,28 @@ class AppState:
 
         self.coordinator.reset()
         self.server_thread = server
+
+        if self.config.runtime_file and self.exposed:
+            token = self.auth.local_token or runtime.new_token()
+
+            try:
+                self.runtime_files[server] = runtime.write(
+                    url=server.url,
+                    path=self.config.path,
+                    name=self.app_name,
+                    token=token,
+                )
+            except OSError as e:
+                logger.warning("No runtime file for %s: %s", server.url, e)
+            else:
+                self.auth.local_token = token
+
+    def server_stopped(self, server: ServerThread) -> None:
+        """The server closed its socket: its runtime file goes."""
+        target = self.runtime_files.pop(server, None)
+
+        if target is not None:
+            runtime.remove(target)
 
     def shutdown_server(self, server: ServerThread, reason: str) -> ShutdownRecord:
         """Run the graceful sequence and stop ``server``. Blocks until it

@@ -49,6 +49,9 @@ class Lifecycle(t.Protocol):
     def shutdown_server(self, server: ServerThread, reason: str) -> t.Any:
         """Stop ``server`` gracefully; returns what the stop amounted to."""
 
+    def server_stopped(self, server: ServerThread) -> None:
+        """The server has closed its socket, however it was stopped."""
+
 
 #: Returns the :class:`Lifecycle` of a WSGI app, or ``None``.
 LifecycleFinder = t.Callable[[t.Any], "Lifecycle | None"]
@@ -183,6 +186,10 @@ class ServerThread(threading.Thread):
                 self._wake_r.close()
                 self._wake_w.close()
                 self._stopped.set()
+                lifecycle = _find_lifecycle(self.app)
+
+                if lifecycle is not None:
+                    lifecycle.server_stopped(self)
 
     def shutdown(self, reason: str = "ServerThread.shutdown()") -> t.Any:
         """Stop gracefully: if the app uses :class:`~flask_shutdown.Shutdown`,

@@ -331,12 +331,12 @@ def _remove_stale(folder: Path) -> None:
     for path in folder.glob("*.state"):
         pid = path.name.split("-", 1)[0]
 
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             with contextlib.suppress(OSError):
                 path.unlink()
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -58,6 +58,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "systemd",
             "metrics",
             "browser",
+            "runtime",
             "tokens",
             "audit",
             "extension",

@@ -1,0 +1,113 @@
+"""Runtime files: how ``flask shutdown list`` and ``flask shutdown stop``
+find the local servers and stop them with no URL or token typed, as
+``jupyter server list`` and ``jupyter server stop`` do.
+
+A :class:`~flask_shutdown.ServerThread` (so :func:`~flask_shutdown.serve`
+too) serving an app whose endpoint is exposed writes one small JSON file
+while it runs, in a ``servers`` folder of the user's runtime directory
+(the same private folder as the shared state, see :mod:`.shared`): its
+pid, URL, endpoint path, the app's import name, its start time, and a
+token made for this run, which only that file holds and which the app
+accepts as ``token:local``. The file has owner-only permissions, is
+removed when the server stops, and the files of processes that have
+gone are ignored and removed by the next reader.
+``SHUTDOWN_RUNTIME_FILE = False`` turns it off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import secrets
+import typing as t
+from pathlib import Path
+
+from .shared import process_alive
+from .shared import runtime_dir
+
+
+def servers_dir() -> Path:
+    """The folder of the runtime files, private to this user.
+
+    :raises OSError: It cannot be made, or is not private.
+    """
+    folder = runtime_dir() / "servers"
+
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(folder, 0o700)
+
+    info = os.lstat(folder)
+
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise PermissionError(f"{folder} is not private to this user.")
+
+    return folder
+
+
+def new_token() -> str:
+    """A token for one run of one server."""
+    return secrets.token_urlsafe(32)
+
+
+def write(
+    *, url: str, path: str, name: str, token: str, pid: int | None = None
+) -> Path:
+    """Write the runtime file of a server that has started.
+
+    :returns: The file, to :func:`remove` at stop.
+    """
+    pid = os.getpid() if pid is None else pid
+    port = url.rsplit(":", 1)[1]
+    data = {
+        "pid": pid,
+        "url": url,
+        "path": path,
+        "name": name,
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "token": token,
+    }
+    target = servers_dir() / f"{pid}-{port}.json"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+
+    return target
+
+
+def remove(target: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        target.unlink()
+
+
+def read_all() -> list[dict[str, t.Any]]:
+    """The servers that run now, oldest first. Files of processes that
+    have gone are removed; files not private to the user are refused.
+
+    :raises PermissionError: A file or the folder is not private.
+    """
+    rv = []
+
+    for target in sorted(servers_dir().glob("*.json")):
+        info = os.lstat(target)
+
+        if info.st_uid != os.getuid() or info.st_mode & 0o077:
+            raise PermissionError(
+                f"{target} is readable by other users; it is not used. Remove it."
+            )
+
+        try:
+            data = json.loads(target.read_text())
+        except (OSError, ValueError):
+            continue
+
+        if not isinstance(data, dict) or not process_alive(int(data.get("pid", 0))):
+            remove(target)
+            continue
+
+        data["file"] = str(target)
+        rv.append(data)
+
+    return sorted(rv, key=lambda d: str(d.get("started")))
