@@ -267,12 +267,14 @@ class Coordinator:
             self.shared.publish(_report(record, phase))
 
     def _send(self, signal: NamedSignal, record: ShutdownRecord) -> None:
-        # A failing observer must not stop the shutdown or break the
-        # response of the request that asked for it.
-        try:
-            signal.send(self.app, record=record)
-        except Exception:
-            logger.exception("A receiver of the %r signal failed.", signal.name)
+        # Each receiver on its own: a failing observer must not keep the
+        # others from hearing of the shutdown, stop the shutdown, or break
+        # the response of the request that asked for it.
+        for receiver in list(signal.receivers_for(self.app)):
+            try:
+                receiver(self.app, record=record)
+            except Exception:
+                logger.exception("A receiver of the %r signal failed.", signal.name)
 
     def _run(self, adapter: ServerAdapter) -> None:
         record = self._record

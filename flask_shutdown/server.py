@@ -185,11 +185,14 @@ class ServerThread(threading.Thread):
                 server.server_close()
                 self._wake_r.close()
                 self._wake_w.close()
-                self._stopped.set()
                 lifecycle = _find_lifecycle(self.app)
 
-                if lifecycle is not None:
-                    lifecycle.server_stopped(self)
+                try:
+                    # Before anyone waiting for the stop wakes up.
+                    if lifecycle is not None:
+                        lifecycle.server_stopped(self)
+                finally:
+                    self._stopped.set()
 
     def shutdown(self, reason: str = "ServerThread.shutdown()") -> t.Any:
         """Stop gracefully: if the app uses :class:`~flask_shutdown.Shutdown`,
