@@ -109,28 +109,31 @@ def serve(
     receivers = _systemd_receivers(app) if state is not None else []
 
     try:
-        server.start()
-        print(f"Serving on {server.url}", file=sys.stderr, flush=True)
-        systemd.notify(
-            "READY=1", f"STATUS=Serving on {server.url}", f"MAINPID={os.getpid()}"
-        )
-        server.join()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        try:
+            server.start()
+            print(f"Serving on {server.url}", file=sys.stderr, flush=True)
+            systemd.notify(
+                "READY=1", f"STATUS=Serving on {server.url}", f"MAINPID={os.getpid()}"
+            )
+            server.join()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
+        if state is None or state.coordinator.record is None:
+            return int(ExitCode.OK)
+
+        # The loop may end a moment before the sequence records the stop
+        # (and tells systemd).
+        state.coordinator.wait()
+        # Status and readiness requests are still answered while the
+        # server stops; give their threads a moment to finish writing
+        # before the process exits and cuts them off.
+        state.in_flight.wait_idle(_LAST_RESPONSES_TIMEOUT)
+        return int(state.coordinator.record.exit_code)
+    finally:
         for signal_, receiver in receivers:
             signal_.disconnect(receiver)
-
-    if state is None or state.coordinator.record is None:
-        return int(ExitCode.OK)
-
-    state.coordinator.wait()
-    # Status and readiness requests are still answered while the server
-    # stops; give their threads a moment to finish writing before the
-    # process exits and cuts them off.
-    state.in_flight.wait_idle(_LAST_RESPONSES_TIMEOUT)
-    return int(state.coordinator.record.exit_code)
 
 
 def _systemd_receivers(app: t.Any) -> list[tuple[t.Any, t.Callable[..., None]]]:
