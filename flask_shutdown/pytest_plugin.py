@@ -90,8 +90,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _scope(fixture_name: str, config: pytest.Config) -> str:
-    return str(config.getini(SCOPE_OPTION))
+_Scope = t.Literal["session", "package", "module", "class", "function"]
+
+
+def _scope(fixture_name: str, config: pytest.Config) -> _Scope:
+    # pytest checks the value itself, and names the ini option when it is
+    # not a scope.
+    return t.cast(_Scope, str(config.getini(SCOPE_OPTION)))
 
 
 def _stop(server: ServerThread) -> ShutdownRecord | None:
