@@ -55,6 +55,17 @@ class ServerAdapter:
     #: time to notice readiness, so it is pointless where none can exist.
     drain_delay: t.ClassVar[bool] = True
 
+    #: Whether whoever runs the server learns the shutdown's exit code
+    #: (:class:`~flask_shutdown.ExitCode`) from it: as the exit code of the
+    #: server process (``flask run``, waitress), as the return value of
+    #: :func:`~flask_shutdown.serve` or the record returned by
+    #: :meth:`ServerThread.shutdown() <flask_shutdown.ServerThread.shutdown>`,
+    #: or in the test client's answer. Servers whose master process
+    #: chooses its own exit code (gunicorn's arbiter, uWSGI's master) leave
+    #: this off; the status report and ``flask shutdown send`` carry the
+    #: code instead, and the log line does not claim it.
+    carries_exit_code: t.ClassVar[bool] = False
+
     #: Why an explicitly configured adapter does not apply, for the error
     #: raised by :meth:`create` when :meth:`detect` finds nothing.
     not_detected: t.ClassVar[str] = "this request was not served by that server."
