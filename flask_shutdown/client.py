@@ -33,12 +33,17 @@ _opener = urllib.request.build_opener(_NoRedirect)
 @dataclasses.dataclass
 class Response:
     """An answer: its status, its JSON object body (``None`` if the body
-    is not one), and the body as text.
+    is not one), the body as text, and its headers.
     """
 
     status: int
     body: dict[str, t.Any] | None
     text: str
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
 
 
 class Unreachable(Exception):
@@ -49,14 +54,16 @@ class Unreachable(Exception):
         self.refused = refused
 
 
-def _open(req: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+def _open(
+    req: urllib.request.Request, timeout: float
+) -> tuple[int, bytes, dict[str, str]]:
     try:
         with _opener.open(req, timeout=timeout) as rv:
-            return rv.status, rv.read()
+            return rv.status, rv.read(), dict(rv.headers.items())
     except urllib.error.HTTPError as e:
         # An error status is an answer too; its body says why.
         with e:
-            return e.code, e.read()
+            return e.code, e.read(), dict(e.headers.items())
 
 
 def request(
@@ -81,7 +88,7 @@ def request(
     req = urllib.request.Request(url, data=payload, headers=headers, method=method)
 
     try:
-        status, raw = _open(req, timeout)
+        status, raw, response_headers = _open(req, timeout)
     except urllib.error.URLError as e:
         reason = e.reason
         refused = isinstance(reason, ConnectionRefusedError)
@@ -98,7 +105,9 @@ def request(
     except ValueError:
         body = None
 
-    return Response(status, body if isinstance(body, dict) else None, text)
+    return Response(
+        status, body if isinstance(body, dict) else None, text, response_headers
+    )
 
 
 def port_open(url: str, timeout: float = 1.0) -> bool:

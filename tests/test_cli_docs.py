@@ -29,6 +29,7 @@ URL = re.compile(r"http://127\.0\.0\.1:50\d\d")
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TOKEN", "USER", "PASSWORD"):
+        monkeypatch.delenv(f"SHUTDOWNCTL_{name}", raising=False)
         monkeypatch.delenv(f"FLASK_SHUTDOWN_{name}", raising=False)
 
     # FlaskGroup sets this in os.environ, where it would turn app.run()
