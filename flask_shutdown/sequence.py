@@ -353,7 +353,11 @@ class Coordinator:
                 self._changed.wait_for(lambda: self._final_report_sent, FOLLOWER_GRACE)
 
         try:
-            adapter.stop(StopContext(record, time.monotonic() + self.drain_timeout))
+            adapter.stop(
+                StopContext(
+                    record, time.monotonic() + self.drain_timeout, self._stopped
+                )
+            )
         except Exception as e:
             record.error = f"{type(e).__name__}: {e}"
             logger.exception(

@@ -9,6 +9,7 @@ them, they call the servers, and they know nothing of the extension.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 import typing as t
 
@@ -28,6 +29,10 @@ class StopContext:
     #: connections, unsent responses) must give up: the stop starts with
     #: ``SHUTDOWN_DRAIN_TIMEOUT`` to spend.
     deadline: float
+    #: Set once the sequence has recorded the stop, logged it and told
+    #: the observers: a process that ends right after the stop waits for
+    #: it, so that none of that is lost.
+    finished: threading.Event = dataclasses.field(default_factory=threading.Event)
 
     def remaining(self) -> float:
         """Seconds left until :attr:`deadline`, never below zero."""

@@ -66,7 +66,7 @@ class WaitressAdapter(ServerAdapter):
     def stop(self, context: StopContext) -> None:
         deadline = context.deadline
         # Before the loop can return and let the process end.
-        exit_with(int(context.record.exit_code))
+        exit_with(int(context.record.exit_code), context.finished)
 
         while True:
             while not self.idle() and time.monotonic() < deadline:

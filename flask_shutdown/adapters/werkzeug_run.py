@@ -94,13 +94,13 @@ class WerkzeugAdapter(ServerAdapter):
 
         if os.environ.get("WERKZEUG_RUN_MAIN") == "true":
             logger.info("Sending SIGTERM to the reloader's serving process %d.", pid)
-            exit_with(code)
+            exit_with(code, context.finished)
             os.kill(pid, signal.SIGTERM)
             return
 
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             logger.info("Sending SIGINT to process %d.", pid)
-            exit_with(code)
+            exit_with(code, context.finished)
             os.kill(pid, signal.SIGINT)
             return
 
@@ -121,7 +121,7 @@ class WerkzeugAdapter(ServerAdapter):
                 " callable that stops the server."
             )
 
-        exit_with(code)
+        exit_with(code, context.finished)
 
         for server in found:
             # Blocks until that server's loop has returned; this runs in the
