@@ -801,7 +801,7 @@ def _watch(
             if st is not None and st.status == 200 and st.body is not None:
                 advanced = _merge(follow, st.body, reporter)
 
-                if follow.report is not None:
+                if follow.report is not None and "in_flight" in follow.report:
                     text = _summarize(follow.report)
 
                     if text != shown:
