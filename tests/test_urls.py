@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections.abc as cabc
 import logging
 import typing as t
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,6 +20,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from flask_shutdown import ServerThread
 from flask_shutdown import Shutdown
 
+from ._proc import Proc
+from ._proc import ROOT
+from ._servers import APP_MODULE
+from ._servers import tool
+from ._servers import wait_ready
 from .conftest import AppFactory
 from .conftest import TOKEN
 
@@ -201,3 +207,31 @@ def test_path_without_leading_slash_names_no_endpoint(
         "message": "Nothing is served at this path.",
     }
     assert app.extensions["shutdown"].coordinator.record is None
+
+
+def test_gunicorn_script_name(tmp_path: Path) -> None:
+    """gunicorn with SCRIPT_NAME=/app: /app/shutdown is the endpoint and
+    its answer points under /app; /appshutdown is nothing.
+    """
+    hook_log = tmp_path / "hooks.log"
+    hook_log.touch()
+    args = [tool("gunicorn"), "-w", "2", "-b", "127.0.0.1:0", "--no-control-socket"]
+    env = {"HOOK_LOG": str(hook_log), "SCRIPT_NAME": "/app"}
+
+    with Proc(
+        [*args, f"{APP_MODULE}:app"], tmp_path / "log", env=env, cwd=ROOT
+    ) as proc:
+        url = proc.wait_for_output(r"Listening at: (http://127\.0\.0\.1:\d+)").group(1)
+        wait_ready(proc, f"{url}/app/shutdown/ready")
+
+        for path in ("/appshutdown", "/appshutdown/status", "/appshutdown/ready"):
+            method = "POST" if path == "/appshutdown" else "GET"
+            rv = requests.request(method, url + path, headers=AUTH, timeout=10)
+            assert rv.status_code == 404, (path, rv.text)
+            assert rv.json()["error"] == "not_found"
+
+        rv = requests.post(f"{url}/app/shutdown", headers=AUTH, timeout=10)
+        assert rv.status_code == 202
+        assert rv.headers["Location"] == "/app/shutdown/status"
+        assert rv.json()["status_url"] == "/app/shutdown/status"
+        assert proc.wait_exit(60) == 0
