@@ -30,6 +30,7 @@ import urllib.parse
 import click
 from flask.cli import AppGroup
 
+from .client import Connection
 from .client import port_open
 from .client import request
 from .client import Response
@@ -189,10 +190,10 @@ def token_command(expires: int | None, scope: tuple[str, ...]) -> None:
 @shutdown_command.command("config", with_appcontext=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
 def config_command(as_json: bool) -> None:
-    """Print the app's effective shutdown settings, never a secret.
+    """Print the app's effective shutdown settings.
 
     Paths, networks, the kinds and number of credentials, the strategy,
-    the timeouts and the hooks, as init_app read them.
+    the timeouts and the hooks, as init_app read them; never a secret.
     """
     _, state = _load_state()
     settings = describe_config(state)
@@ -479,7 +480,7 @@ def _describe_error(rv: Response) -> str:
     head = f"HTTP {rv.status} ({kind}), not an answer from Flask-Shutdown"
 
     if 300 <= rv.status < 400:
-        location = rv.headers.get("Location")
+        location = rv.header("Location")
         where = f" to {clean(_redact(location), 200)}" if location else ""
         return (
             f"HTTP {rv.status}: a redirect{where}, not followed: it would send the"
@@ -690,6 +691,35 @@ def _send_one(
     ignore_failures: bool,
     reporter: _Reporter,
 ) -> _Follow:
+    connection = Connection()
+
+    try:
+        return _send_and_follow(
+            url,
+            auth,
+            reason,
+            wait,
+            timeout,
+            interval,
+            ignore_failures,
+            reporter,
+            connection,
+        )
+    finally:
+        connection.close()
+
+
+def _send_and_follow(
+    url: str,
+    auth: str,
+    reason: str,
+    wait: bool,
+    timeout: float,
+    interval: float,
+    ignore_failures: bool,
+    reporter: _Reporter,
+    connection: Connection,
+) -> _Follow:
     endpoint, default_status_url = _endpoints(url)
     follow = _Follow(url)
 
@@ -703,7 +733,16 @@ def _send_one(
     target = f"{endpoint}?follow=1" if wait else endpoint
 
     try:
-        rv = request("POST", target, auth, {"reason": reason} if reason else None)
+        # One connection for the POST and the reads that follow: on a
+        # server with several workers, they reach the one that accepted
+        # the shutdown while it keeps the connection open.
+        rv = request(
+            "POST",
+            target,
+            auth,
+            {"reason": reason} if reason else None,
+            connection=connection,
+        )
     except Unreachable as e:
         return fail(CliExit.UNREACHABLE, "unreachable", clean(e))
 
@@ -729,7 +768,9 @@ def _send_one(
     status_url = (
         _same_origin_url(endpoint, body.get("status_url")) or default_status_url
     )
-    gone = _watch(follow, endpoint, status_url, auth, timeout, interval, reporter)
+    gone = _watch(
+        follow, endpoint, status_url, auth, timeout, interval, reporter, connection
+    )
 
     if not gone:
         return fail(
@@ -750,6 +791,7 @@ def _watch(
     timeout: float,
     interval: float,
     reporter: _Reporter,
+    connection: Connection,
 ) -> bool:
     """Follow the shutdown until the server is gone. Returns ``False`` if
     it was still up after ``timeout``.
@@ -789,6 +831,7 @@ def _watch(
                     f"{status_url}?{query}",
                     auth,
                     timeout=min(remaining, wait + 5),
+                    connection=connection,
                 )
             except Unreachable as e:
                 if e.refused:
