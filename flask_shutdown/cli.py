@@ -110,7 +110,20 @@ class UsageProblem(click.ClickException):
     exit_code = 2
 
 
-shutdown_command = AppGroup(
+class _ShutdownGroup(AppGroup):
+    """Click's usage errors, told in one line like every other failure of
+    these commands, with where to find the usage.
+    """
+
+    def invoke(self, ctx: click.Context) -> t.Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx is not None else ctx.command_path
+            raise UsageProblem(f"{e.format_message()} See '{where} --help'.") from None
+
+
+shutdown_command = _ShutdownGroup(
     "shutdown",
     help="Stop servers, read their shutdown status, and manage credentials.",
 )

@@ -281,3 +281,21 @@ def test_send_json_one_document_per_server(make_app: AppFactory, serve: Serve) -
     assert all(d["result"] == "stopped" and d["exit_code"] == 0 for d in docs)
     assert all(re.fullmatch(r"[0-9a-f]{32}", d["shutdown_id"]) for d in docs)
     assert all(d["report"]["pid"] == os.getpid() for d in docs)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["send"], "Error: Missing argument 'URL...'. See 'shutdown send --help'."),
+        (
+            ["send", "http://127.0.0.1:5000", "--timeout", "soon"],
+            "'soon' is not a valid float range. See 'shutdown send --help'.",
+        ),
+        (["sned"], "No such command 'sned'. Did you mean 'send'?"),
+    ],
+)
+def test_usage_errors_are_one_line(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    (line,) = short(result)
+    assert message in line
