@@ -209,7 +209,7 @@ def config_command(as_json: bool) -> None:
     the timeouts and the hooks, as init_app read them; never a secret.
     """
     _, state = _load_state()
-    settings = describe_config(state)
+    settings = _describe_config(state)
 
     if as_json:
         click.echo(json.dumps(settings, indent=2))
@@ -228,7 +228,7 @@ def config_command(as_json: bool) -> None:
         click.echo(f"{key.ljust(width)}  {value}")
 
 
-def describe_config(state: AppState) -> dict[str, t.Any]:
+def _describe_config(state: AppState) -> dict[str, t.Any]:
     """The effective settings of an app, as ``flask shutdown config``
     prints them: names of credentials, never their values.
     """
@@ -469,7 +469,7 @@ def _auth_header(token: str | None, user: str | None) -> str:
 # -- What servers say --------------------------------------------------------
 
 
-def clean(value: t.Any, limit: int = _MAX_TEXT) -> str:
+def _clean(value: t.Any, limit: int = _MAX_TEXT) -> str:
     """Server text fit for a terminal: control characters (escape
     sequences, carriage returns) replaced, and cut to ``limit``.
     """
@@ -487,14 +487,14 @@ def _describe_error(rv: Response) -> str:
     page) is summarised, never printed.
     """
     if rv.body is not None and isinstance(rv.body.get("message"), str):
-        return f"HTTP {rv.status}: {clean(rv.body['message'])}"
+        return f"HTTP {rv.status}: {_clean(rv.body['message'])}"
 
-    kind = clean(rv.content_type.split(";")[0].strip() or "no content type", 60)
+    kind = _clean(rv.content_type.split(";")[0].strip() or "no content type", 60)
     head = f"HTTP {rv.status} ({kind}), not an answer from Flask-Shutdown"
 
     if 300 <= rv.status < 400:
         location = rv.header("Location")
-        where = f" to {clean(_redact(location), 200)}" if location else ""
+        where = f" to {_clean(_redact(location), 200)}" if location else ""
         return (
             f"HTTP {rv.status}: a redirect{where}, not followed: it would send the"
             " credentials elsewhere. Give the URL it points to, if you trust it."
@@ -621,8 +621,8 @@ def _summarize(report: dict[str, t.Any]) -> str:
     hooks = _hooks(report)
     failed = sum(1 for h in hooks if h.get("status") != "ok")
     text = (
-        f"{clean(report.get('phase', '?'), 20)},"
-        f" {clean(report.get('in_flight', '?'), 20)} in flight,"
+        f"{_clean(report.get('phase', '?'), 20)},"
+        f" {_clean(report.get('in_flight', '?'), 20)} in flight,"
         f" {len(hooks)} hook(s) run"
     )
 
@@ -630,21 +630,21 @@ def _summarize(report: dict[str, t.Any]) -> str:
         text += f", {failed} failed"
 
     if report.get("pid") is not None:
-        text += f" (pid {clean(report['pid'], 20)})"
+        text += f" (pid {_clean(report['pid'], 20)})"
 
     return text
 
 
 def _hook_line(hook: dict[str, t.Any]) -> str:
-    status = clean(hook.get("status", "?"), 20)
-    text = f"hook {clean(hook.get('name', '?'), 100)}: {status}"
+    status = _clean(hook.get("status", "?"), 20)
+    text = f"hook {_clean(hook.get('name', '?'), 100)}: {status}"
     duration = hook.get("duration_ms")
 
     if isinstance(duration, (int, float)):
         text += f" ({duration:g} ms)"
 
     if hook.get("error"):
-        text += f": {clean(hook['error'])}"
+        text += f": {_clean(hook['error'])}"
 
     return text
 
@@ -658,7 +658,7 @@ def _drain_line(report: dict[str, t.Any]) -> str:
     text = f"drain timed out with {len(running)} request(s) still running"
 
     if running:
-        text += ": " + clean("; ".join(str(r) for r in running))
+        text += ": " + _clean("; ".join(str(r) for r in running))
 
     return text
 
@@ -757,7 +757,7 @@ def _send_and_follow(
             connection=connection,
         )
     except Unreachable as e:
-        return fail(CliExit.UNREACHABLE, "unreachable", clean(e))
+        return fail(CliExit.UNREACHABLE, "unreachable", _clean(e))
 
     if rv.status != 202 or rv.body is None or "shutdown_id" not in rv.body:
         code = _refusal_code(rv)
@@ -768,8 +768,8 @@ def _send_and_follow(
     follow.report = body
     reporter.line(
         url,
-        f"shutdown {clean(follow.shutdown_id, 64)} accepted"
-        f" ({clean(body.get('phase'), 20)})",
+        f"shutdown {_clean(follow.shutdown_id, 64)} accepted"
+        f" ({_clean(body.get('phase'), 20)})",
     )
 
     if not wait:
@@ -884,14 +884,14 @@ def _watch(
 def _merge(follow: _Follow, report: dict[str, t.Any], reporter: _Reporter) -> bool:
     """Take in a status report. Returns whether it moved the shutdown on."""
     rid = report.get("shutdown_id")
-    worker = clean(report.get("pid", "?"), 20)
+    worker = _clean(report.get("pid", "?"), 20)
 
     if rid != follow.shutdown_id:
         # Another worker of the same server, which has not heard of this
         # shutdown (or has one of its own): never let it undo what was seen.
         if worker not in follow.strangers:
             follow.strangers.add(worker)
-            other = "no shutdown" if rid is None else f"shutdown {clean(rid, 64)}"
+            other = "no shutdown" if rid is None else f"shutdown {_clean(rid, 64)}"
             reporter.line(
                 follow.label,
                 f"pid {worker} answered the status read with {other}; ignored",
@@ -936,7 +936,7 @@ def _report_outcome(
     follow.message = f"exit code {code} ({_code_name(code)})"
 
     if report.get("exit_code_carried") is False:
-        server = clean(report.get("server") or "the server", 40)
+        server = _clean(report.get("server") or "the server", 40)
         follow.message += f"; {server} does not pass it on as its process exit code"
 
     reporter.line(follow.label, f"stopped, {follow.message}")
@@ -1113,7 +1113,7 @@ def status_command(
     try:
         rv = request("GET", status_url, auth)
     except Unreachable as e:
-        click.echo(f"{url}: unreachable: {clean(e)}", err=True)
+        click.echo(f"{url}: unreachable: {_clean(e)}", err=True)
         sys.exit(CliExit.UNREACHABLE)
 
     if rv.status != 200 or rv.body is None:
@@ -1125,7 +1125,7 @@ def status_command(
         click.echo(json.dumps(rv.body, indent=2, sort_keys=True))
         return
 
-    for line in format_status(rv.body):
+    for line in _format_status(rv.body):
         click.echo(line)
 
 
@@ -1133,7 +1133,7 @@ def status_command(
 _LEADING_KEYS = ("phase", "in_flight", "hooks", "pid")
 
 
-def format_status(report: dict[str, t.Any]) -> cabc.Iterator[str]:
+def _format_status(report: dict[str, t.Any]) -> cabc.Iterator[str]:
     """The lines ``flask shutdown status`` prints: the phase, the requests
     in flight and the hooks first, then the rest of the report.
     """
@@ -1142,7 +1142,7 @@ def format_status(report: dict[str, t.Any]) -> cabc.Iterator[str]:
 
     for key in keys:
         value = report[key]
-        name = clean(key, 40)
+        name = _clean(key, 40)
 
         if key == "hooks" and isinstance(value, list):
             yield f"hooks: {len(value)}"
@@ -1153,6 +1153,6 @@ def format_status(report: dict[str, t.Any]) -> cabc.Iterator[str]:
         elif key == "exit_code" and value is None:
             yield "exit_code: - (not stopped)"
         elif isinstance(value, list):
-            yield f"{name}: {', '.join(clean(v) for v in value) or '-'}"
+            yield f"{name}: {', '.join(_clean(v) for v in value) or '-'}"
         else:
-            yield f"{name}: {'-' if value is None else clean(value)}"
+            yield f"{name}: {'-' if value is None else _clean(value)}"

@@ -221,7 +221,16 @@ class Coordinator:
             if self._record is not None:
                 self._followed = True
 
-            self._changed.wait_for(lambda: self._phase.value != since, timeout)
+            # Nothing is waited for once stopping: the server is going away,
+            # and a server that waits for its requests to end before it
+            # closes (waitress) would wait for this one.
+            self._changed.wait_for(
+                lambda: (
+                    self._phase.value != since
+                    or self._phase in (Phase.STOPPING, Phase.STOPPED)
+                ),
+                timeout,
+            )
 
         def sent(phase: str) -> None:
             if phase in (Phase.STOPPING.value, Phase.STOPPED.value):
