@@ -882,7 +882,9 @@ def _watch(
 
 
 def _merge(follow: _Follow, report: dict[str, t.Any], reporter: _Reporter) -> bool:
-    """Take in a status report. Returns whether it moved the shutdown on."""
+    """Take in a status report. Returns whether it moved the shutdown on
+    to a later phase.
+    """
     rid = report.get("shutdown_id")
     worker = _clean(report.get("pid", "?"), 20)
 
@@ -905,7 +907,6 @@ def _merge(follow: _Follow, report: dict[str, t.Any], reporter: _Reporter) -> bo
     if now < before:
         return False
 
-    old = follow.report or {}
     follow.report = report
 
     if before <= _RANK[Phase.DRAINING.value] < now:
@@ -915,7 +916,7 @@ def _merge(follow: _Follow, report: dict[str, t.Any], reporter: _Reporter) -> bo
         for hook in _hooks(report):
             reporter.line(follow.label, _hook_line(hook))
 
-    return now > before or report.get("in_flight") != old.get("in_flight")
+    return now > before
 
 
 def _report_outcome(
