@@ -8,10 +8,10 @@ Try it::
     python examples/basic_app.py          # serves on http://127.0.0.1:5000
 
     # In another shell:
-    export FLASK_SHUTDOWN_USER=admin
+    export SHUTDOWNCTL_USER=admin
     flask shutdown send http://127.0.0.1:5000   # prompts for the password
 
-``FLASK_SHUTDOWN_PASSWORD`` skips the prompt. The teardown hook prints
+``SHUTDOWNCTL_PASSWORD`` skips the prompt. The teardown hook prints
 ``flushing the cache``, then the process exits with code 0. Set ``PORT=0``
 to pick a free port; the address is printed as ``Serving on URL``.
 """

@@ -8,7 +8,7 @@ Try it::
     python factory_app.py                 # serves on http://127.0.0.1:5000
 
     # In another shell, with the same SECRET_KEY, in the same directory:
-    export FLASK_SHUTDOWN_TOKEN="$(flask --app factory_app shutdown token --expires 60)"
+    export SHUTDOWNCTL_TOKEN="$(flask --app factory_app shutdown token --expires 60)"
     flask shutdown send http://127.0.0.1:5000 --reason "deploy"
 
 A token is valid for 60 seconds and stops the server once. The teardown

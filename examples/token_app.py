@@ -6,7 +6,7 @@ Try it::
     python examples/token_app.py          # serves on http://127.0.0.1:5000
 
     # In another shell, with the same SHUTDOWN_TOKEN:
-    FLASK_SHUTDOWN_TOKEN="$SHUTDOWN_TOKEN" flask shutdown send http://127.0.0.1:5000
+    SHUTDOWNCTL_TOKEN="$SHUTDOWN_TOKEN" flask shutdown send http://127.0.0.1:5000
     # or: sh examples/shutdown.sh http://127.0.0.1:5000
     # or: python examples/admin_script.py http://127.0.0.1:5000
 

@@ -1,58 +1,87 @@
 """The ``flask shutdown`` command group, registered with Flask through the
 ``flask.commands`` entry point.
 
-``token`` needs the app (it signs with the app's ``SECRET_KEY``). The other
-commands do not load the app at all, so ``flask shutdown send URL`` works
-from any directory, with no ``--app`` and no ``FLASK_APP``.
+``token`` and ``config`` need the app (``token`` signs with the app's
+``SECRET_KEY``). The other commands do not load the app at all, so
+``flask shutdown send URL`` works from any directory, with no ``--app``
+and no ``FLASK_APP``.
 
 The HTTP client is :mod:`urllib.request`, so the commands need nothing
-beyond the package's own dependencies.
+beyond the package's own dependencies. Whatever a server answers is
+printed only after its control characters are removed, and credentials
+are never printed.
 """
 
 from __future__ import annotations
 
 import base64
 import collections.abc as cabc
+import dataclasses
 import enum
+import ipaddress
 import json
 import os
 import sys
 import threading
 import time
 import typing as t
-import urllib.error
 import urllib.parse
-import urllib.request
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
+from .client import Connection
 from .client import port_open
 from .client import request
 from .client import Response
 from .client import Unreachable
+from .record import ExitCode
+from .record import Phase
+
+if t.TYPE_CHECKING:
+    from .extension import AppState
 
 #: The environment variables the commands read credentials from, so that
-#: secrets stay out of shell history and process listings.
-TOKEN_ENV = "FLASK_SHUTDOWN_TOKEN"
-USER_ENV = "FLASK_SHUTDOWN_USER"
-PASSWORD_ENV = "FLASK_SHUTDOWN_PASSWORD"
+#: secrets stay out of shell history and process listings. Not prefixed
+#: with ``FLASK_``: an app that loads its config with
+#: ``app.config.from_prefixed_env()`` would copy them into its config.
+TOKEN_ENV = "SHUTDOWNCTL_TOKEN"
+USER_ENV = "SHUTDOWNCTL_USER"
+PASSWORD_ENV = "SHUTDOWNCTL_PASSWORD"
+
+#: Earlier names of those variables, refused with a message naming the
+#: new ones.
+OLD_ENV = {
+    "FLASK_SHUTDOWN_TOKEN": TOKEN_ENV,
+    "FLASK_SHUTDOWN_USER": USER_ENV,
+    "FLASK_SHUTDOWN_PASSWORD": PASSWORD_ENV,
+}
 
 #: The endpoint path appended to a base URL (the ``SHUTDOWN_PATH`` default).
 DEFAULT_PATH = "/shutdown"
 
+#: The shortest password ``hash-password`` accepts.
+MIN_PASSWORD_LENGTH = 12
+
+#: How long one status read waits for the shutdown to move on.
+_FOLLOW_WAIT = 5.0
+
+#: The longest server text printed, in characters.
+_MAX_TEXT = 300
+
 
 class CliExit(enum.IntEnum):
     """The exit codes of ``flask shutdown send`` and ``flask shutdown
-    status``. Click itself exits with ``2`` for a usage error.
+    status``. A usage error, such as a missing URL or credential, exits
+    with ``2``.
     """
 
-    #: ``send``: every server stopped. ``status``: the report was printed.
+    #: ``send``: every server stopped, and no shutdown reported a failure.
+    #: ``status``: the report was printed.
     OK = 0
     #: The server answered something unexpected: a 404 (wrong URL, or no
-    #: credential configured on the server), a 5xx, or a body that is not
-    #: the expected JSON.
+    #: credential configured on the server), a 5xx, a redirect, or a body
+    #: that is not the expected JSON.
     FAILED = 1
     #: The server refused the credentials: 401, 403 or 429.
     REFUSED = 3
@@ -61,21 +90,81 @@ class CliExit(enum.IntEnum):
     UNREACHABLE = 4
     #: ``send --wait``: the server was still up when ``--timeout`` passed.
     TIMED_OUT = 5
+    #: ``send --wait``: the server stopped, but its shutdown reported a
+    #: failure: a hook failed or timed out, the drain timed out, or the
+    #: stop was forced. ``--ignore-failures`` exits ``0`` instead.
+    UNCLEAN = 6
 
 
 _REFUSED_STATUSES = frozenset({401, 403, 429})
 
+#: The order of the phases, to keep the furthest one seen.
+_RANK = {phase.value: i for i, phase in enumerate(Phase)}
 
-shutdown_command = AppGroup(
+
+class UsageProblem(click.ClickException):
+    """A mistake in how the command was called, told in one line: exit
+    code 2, like click's own usage errors, without the usage text.
+    """
+
+    exit_code = 2
+
+
+class _ShutdownGroup(AppGroup):
+    """Click's usage errors, told in one line like every other failure of
+    these commands, with where to find the usage.
+    """
+
+    def invoke(self, ctx: click.Context) -> t.Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx is not None else ctx.command_path
+            raise UsageProblem(f"{e.format_message()} See '{where} --help'.") from None
+
+
+shutdown_command = _ShutdownGroup(
     "shutdown",
-    help="Create shutdown tokens and password hashes, and stop servers.",
+    help="Stop servers, read their shutdown status, and manage credentials.",
 )
+
+
+# -- The app, for token and config --------------------------------------------
+
+
+def _load_state() -> tuple[t.Any, AppState]:
+    """Load the app given by ``--app`` or ``FLASK_APP``, and its state.
+
+    A configuration error raised while the app is created is one line,
+    not a traceback: it is the operator's to fix, not a bug.
+    """
+    from flask.cli import ScriptInfo
+
+    from .extension import find_state
+
+    info = click.get_current_context().ensure_object(ScriptInfo)
+
+    try:
+        app = info.load_app()
+    except RuntimeError as e:
+        raise click.ClickException(f"The app could not be loaded: {e}") from None
+
+    state = find_state(app)
+
+    if state is None:
+        raise click.ClickException(
+            f"Flask-Shutdown is not registered on the app {app.name!r}."
+            " Call 'Shutdown(app)' or 'shutdown.init_app(app)' in the app"
+            " factory."
+        )
+
+    return app, state
 
 
 # -- token -------------------------------------------------------------------
 
 
-@shutdown_command.command("token")
+@shutdown_command.command("token", with_appcontext=False)
 @click.option(
     "--expires",
     type=click.IntRange(min=1),
@@ -95,14 +184,7 @@ def token_command(expires: int | None, scope: tuple[str, ...]) -> None:
     The app must enable SHUTDOWN_SIGNED_TOKENS and set a strong SECRET_KEY.
     Each token stops the server at most once.
     """
-    state = current_app.extensions.get("shutdown")
-
-    if state is None:
-        raise click.ClickException(
-            f"Flask-Shutdown is not registered on the app {current_app.name!r}."
-            " Call 'Shutdown(app)' or 'shutdown.init_app(app)' in the app"
-            " factory."
-        )
+    app, state = _load_state()
 
     if state.signer is None:
         raise click.ClickException(
@@ -111,7 +193,90 @@ def token_command(expires: int | None, scope: tuple[str, ...]) -> None:
             " config."
         )
 
-    click.echo(state.extension.create_token(expires, scope=scope or None))
+    with app.app_context():
+        click.echo(state.extension.create_token(expires, scope=scope or None))
+
+
+# -- config ------------------------------------------------------------------
+
+
+@shutdown_command.command("config", with_appcontext=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+def config_command(as_json: bool) -> None:
+    """Print the app's effective shutdown settings.
+
+    Paths, networks, the kinds and number of credentials, the strategy,
+    the timeouts and the hooks, as init_app read them; never a secret.
+    """
+    _, state = _load_state()
+    settings = _describe_config(state)
+
+    if as_json:
+        click.echo(json.dumps(settings, indent=2))
+        return
+
+    width = max(len(key) for key in settings)
+
+    for key, value in settings.items():
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "-"
+        elif isinstance(value, dict):
+            value = "; ".join(f"{k}: {v}" for k, v in value.items()) or "-"
+        elif value is None:
+            value = "-"
+
+        click.echo(f"{key.ljust(width)}  {value}")
+
+
+def _describe_config(state: AppState) -> dict[str, t.Any]:
+    """The effective settings of an app, as ``flask shutdown config``
+    prints them: names of credentials, never their values.
+    """
+    config = state.config
+    strategy = config.strategy
+
+    if callable(strategy):
+        strategy = "callable " + getattr(strategy, "__qualname__", repr(strategy))
+
+    return {
+        "endpoint": "exposed" if config.has_credentials else "off (no credential)",
+        "path": config.path,
+        "status path": config.status_path,
+        "ready path": config.ready_path or "off",
+        "static tokens": _named(config.tokens),
+        "basic users": _named(config.users),
+        "signed tokens": (
+            f"on, valid {config.token_max_age} s" if config.signed_tokens else "off"
+        ),
+        "min token length": config.min_token_length,
+        "roles": {
+            name: ", ".join(sorted(roles)) for name, roles in config.roles.items()
+        },
+        "allowed networks": [str(n) for n in config.allowed_networks],
+        "trusted origins": list(config.trusted_origins),
+        "strategy": strategy,
+        "drain delay": f"{config.drain_delay:g} s",
+        "drain timeout": f"{config.drain_timeout:g} s",
+        "hook timeout": f"{config.hook_timeout:g} s",
+        "hooks": [
+            hook.name
+            + ("" if hook.timeout is None else f" (timeout {hook.timeout:g} s)")
+            for hook in state.extension.hooks
+        ],
+        "lockout": (
+            f"{config.lockout_attempts} failed attempts per {config.lockout_window:g} s"
+            if config.lockout_attempts and config.lockout_window
+            else "off"
+        ),
+        "max body": f"{config.max_body} bytes",
+    }
+
+
+def _named(items: cabc.Mapping[str, str]) -> str:
+    if not items:
+        return "none"
+
+    return f"{len(items)} ({', '.join(items)})"
 
 
 # -- hash-password -----------------------------------------------------------
@@ -141,10 +306,76 @@ def hash_password_command() -> None:
     if not password:
         raise click.ClickException("The password is empty.")
 
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(
+            f"The password is shorter than {MIN_PASSWORD_LENGTH} characters. It"
+            " is all it takes to stop the server, and the lockout only slows"
+            " down guessing from one address: use a long random one."
+        )
+
     click.echo(generate_password_hash(password))
 
 
 # -- URLs and credentials ----------------------------------------------------
+
+
+def _redact(url: str) -> str:
+    """``url`` without the password of its user info, for messages."""
+    parts = urllib.parse.urlsplit(url)
+
+    if parts.password is None:
+        return url
+
+    netloc = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.rstrip(".").lower()
+
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(url: str, allow_http: bool) -> None:
+    """Refuse a URL the credentials must not be sent to.
+
+    :raises UsageProblem: Not an http(s) URL, credentials in the URL, or
+        plain HTTP to another machine without ``--allow-http``.
+    """
+    if "://" not in url:
+        raise UsageProblem(
+            f"{_redact(url)!r} is not a URL. Give one such as http://127.0.0.1:5000."
+        )
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise UsageProblem(f"{_redact(url)!r} is not a valid URL.") from None
+
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageProblem(f"{_redact(url)!r} is not an http or https URL.")
+
+    if "@" in parts.netloc:
+        raise UsageProblem(
+            f"The URL {_redact(url)!r} has credentials in it, where process"
+            f" listings and logs show them. Pass --user (the password from"
+            f" {PASSWORD_ENV}) or --token instead."
+        )
+
+    if parts.scheme == "http" and not allow_http and not _is_loopback(parts.hostname):
+        raise UsageProblem(
+            f"Not sending credentials over plain HTTP to {parts.hostname}, which"
+            " is not this machine: anyone on the way could read them. Use"
+            " https://, or pass --allow-http if that network is trusted."
+        )
 
 
 def _endpoints(url: str) -> tuple[str, str]:
@@ -152,19 +383,7 @@ def _endpoints(url: str) -> tuple[str, str]:
     base URL (no path) gets ``/shutdown``; any other URL is the shutdown
     endpoint itself, or its status URL.
     """
-    if "://" not in url:
-        raise click.BadParameter(
-            f"{url!r} is not a URL. Give one such as http://127.0.0.1:5000.",
-            param_hint="URL",
-        )
-
     parts = urllib.parse.urlsplit(url)
-
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise click.BadParameter(
-            f"{url!r} is not an http or https URL.", param_hint="URL"
-        )
-
     path = parts.path.rstrip("/")
 
     if not path:
@@ -182,6 +401,34 @@ def _endpoints(url: str) -> tuple[str, str]:
     return build(path), build(status_path)
 
 
+def _same_origin_url(base: str, url: t.Any) -> str | None:
+    """``url`` (from a server's answer) resolved against ``base``, if it
+    stays on the same scheme, host and port: the credentials go there.
+    """
+    if not isinstance(url, str) or not url:
+        return None
+
+    joined = urllib.parse.urljoin(base, url)
+    a = urllib.parse.urlsplit(base)
+    b = urllib.parse.urlsplit(joined)
+
+    if (a.scheme, a.netloc) != (b.scheme, b.netloc):
+        return None
+
+    return urllib.parse.urlunsplit((b.scheme, b.netloc, b.path, "", ""))
+
+
+def _reject_old_env() -> None:
+    old = [name for name in OLD_ENV if name in os.environ]
+
+    if old:
+        renames = ", ".join(f"{name} -> {OLD_ENV[name]}" for name in old)
+        raise UsageProblem(
+            f"Rename {renames}: names starting with FLASK_ are copied into the"
+            " app's config by app.config.from_prefixed_env(), secrets included."
+        )
+
+
 def _auth_header(token: str | None, user: str | None) -> str:
     if token and user:
         # An option on the command line wins over a variable from the
@@ -197,7 +444,7 @@ def _auth_header(token: str | None, user: str | None) -> str:
         elif user_from_env and not token_from_env:
             user = None
         else:
-            raise click.UsageError(
+            raise UsageProblem(
                 "Pass either a token or a user, not both (check"
                 f" {TOKEN_ENV} and {USER_ENV})."
             )
@@ -214,16 +461,68 @@ def _auth_header(token: str | None, user: str | None) -> str:
         raw = f"{user}:{password}".encode()
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
-    raise click.UsageError(
+    raise UsageProblem(
         f"Pass --token or --user, or set {TOKEN_ENV} or {USER_ENV} and {PASSWORD_ENV}."
     )
 
 
-def _describe_error(rv: Response) -> str:
-    if rv.body is not None and "message" in rv.body:
-        return f"HTTP {rv.status}: {rv.body['message']}"
+# -- What servers say --------------------------------------------------------
 
-    return f"HTTP {rv.status}: {rv.text.strip()[:200] or 'empty body'}"
+
+def _clean(value: t.Any, limit: int = _MAX_TEXT) -> str:
+    """Server text fit for a terminal: control characters (escape
+    sequences, carriage returns) replaced, and cut to ``limit``.
+    """
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(value))
+
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+
+    return text
+
+
+def _describe_error(rv: Response) -> str:
+    """One line saying what an unexpected answer probably means. A JSON
+    refusal from the extension is quoted; anything else (an HTML error
+    page) is summarised, never printed.
+    """
+    if rv.body is not None and isinstance(rv.body.get("message"), str):
+        return f"HTTP {rv.status}: {_clean(rv.body['message'])}"
+
+    kind = _clean(rv.content_type.split(";")[0].strip() or "no content type", 60)
+    head = f"HTTP {rv.status} ({kind}), not an answer from Flask-Shutdown"
+
+    if 300 <= rv.status < 400:
+        location = rv.header("Location")
+        where = f" to {_clean(_redact(location), 200)}" if location else ""
+        return (
+            f"HTTP {rv.status}: a redirect{where}, not followed: it would send the"
+            " credentials elsewhere. Give the URL it points to, if you trust it."
+        )
+
+    if rv.status == 404:
+        return (
+            f"{head}: nothing at this path. Check the path (SHUTDOWN_PATH, and"
+            " any prefix the app is mounted under); or the server has no"
+            " credential configured, which hides the endpoint."
+        )
+
+    if rv.status in (405, 501):
+        return (
+            f"{head}: the server does not take this request here. Probably no"
+            " Flask-Shutdown endpoint at this URL: another server or app."
+        )
+
+    if rv.status in (502, 503, 504):
+        return (
+            f"{head}: probably a proxy or load balancer that could not reach"
+            " the app behind it."
+        )
+
+    if rv.status >= 500:
+        return f"{head}: the app failed; its log says why."
+
+    return f"{head}: probably another server or app at this URL."
 
 
 def _refusal_code(rv: Response) -> CliExit:
@@ -232,6 +531,43 @@ def _refusal_code(rv: Response) -> CliExit:
 
 def _failure_word(code: CliExit) -> str:
     return "refused" if code == CliExit.REFUSED else "failed"
+
+
+def _exit_code(report: dict[str, t.Any]) -> int | None:
+    """The shutdown's exit code from a report: given once ``stopped``;
+    worked out from the report of ``stopping``, which has every hook's
+    result and the drain's; unknown before.
+    """
+    phase = report.get("phase")
+
+    if phase == Phase.STOPPED.value and isinstance(report.get("exit_code"), int):
+        return int(report["exit_code"])
+
+    if phase != Phase.STOPPING.value:
+        return None
+
+    if report.get("forced"):
+        return int(ExitCode.FORCED)
+
+    if report.get("drain_timed_out"):
+        return int(ExitCode.DRAIN_TIMEOUT)
+
+    if any(h.get("status") != "ok" for h in _hooks(report)):
+        return int(ExitCode.HOOK_FAILED)
+
+    return int(ExitCode.OK)
+
+
+def _hooks(report: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    hooks = report.get("hooks")
+    return [h for h in hooks if isinstance(h, dict)] if isinstance(hooks, list) else []
+
+
+def _code_name(code: int) -> str:
+    try:
+        return ExitCode(code).name
+    except ValueError:
+        return "unknown"
 
 
 # -- send --------------------------------------------------------------------
@@ -244,14 +580,19 @@ def _stdout_is_tty() -> bool:
 class _Reporter:
     """Prints progress: one line rewritten in place on a terminal, plain
     lines (one per change) otherwise or when several servers stop at once.
+    With ``--json`` it prints nothing but one document per server.
     """
 
-    def __init__(self, live: bool) -> None:
+    def __init__(self, live: bool, as_json: bool = False) -> None:
         self.live = live
+        self.as_json = as_json
         self._lock = threading.Lock()
         self._pending = False
 
     def progress(self, label: str, text: str) -> None:
+        if self.as_json:
+            return
+
         with self._lock:
             if self.live:
                 click.echo(f"\r\x1b[K{label}: {text}", nl=False)
@@ -260,6 +601,9 @@ class _Reporter:
                 click.echo(f"{label}: {text}")
 
     def line(self, label: str, text: str, err: bool = False) -> None:
+        if self.as_json:
+            return
+
         with self._lock:
             if self._pending:
                 click.echo("\r\x1b[K", nl=False)
@@ -267,23 +611,87 @@ class _Reporter:
 
             click.echo(f"{label}: {text}", err=err)
 
+    def document(self, doc: dict[str, t.Any]) -> None:
+        if self.as_json:
+            with self._lock:
+                click.echo(json.dumps(doc, sort_keys=True))
 
-def _hooks_summary(status: dict[str, t.Any]) -> str:
-    hooks = status.get("hooks") or []
+
+def _summarize(report: dict[str, t.Any]) -> str:
+    hooks = _hooks(report)
     failed = sum(1 for h in hooks if h.get("status") != "ok")
-    text = f"{len(hooks)} hook(s) run"
+    text = (
+        f"{_clean(report.get('phase', '?'), 20)},"
+        f" {_clean(report.get('in_flight', '?'), 20)} in flight,"
+        f" {len(hooks)} hook(s) run"
+    )
 
     if failed:
         text += f", {failed} failed"
 
+    if report.get("pid") is not None:
+        text += f" (pid {_clean(report['pid'], 20)})"
+
     return text
 
 
-def _summarize(status: dict[str, t.Any]) -> str:
-    phase = status.get("phase", "?")
-    return (
-        f"{phase}, {status.get('in_flight', '?')} in flight, {_hooks_summary(status)}"
-    )
+def _hook_line(hook: dict[str, t.Any]) -> str:
+    status = _clean(hook.get("status", "?"), 20)
+    text = f"hook {_clean(hook.get('name', '?'), 100)}: {status}"
+    duration = hook.get("duration_ms")
+
+    if isinstance(duration, (int, float)):
+        text += f" ({duration:g} ms)"
+
+    if hook.get("error"):
+        text += f": {_clean(hook['error'])}"
+
+    return text
+
+
+def _drain_line(report: dict[str, t.Any]) -> str:
+    if not report.get("drain_timed_out"):
+        return "drained: every request finished"
+
+    running = report.get("still_running")
+    running = running if isinstance(running, list) else []
+    text = f"drain timed out with {len(running)} request(s) still running"
+
+    if running:
+        text += ": " + _clean("; ".join(str(r) for r in running))
+
+    return text
+
+
+@dataclasses.dataclass
+class _Follow:
+    """What one ``send`` learned of one server's shutdown."""
+
+    label: str
+    code: CliExit = CliExit.OK
+    result: str = ""
+    message: str = ""
+    shutdown_id: str | None = None
+    #: The report of the furthest phase of this shutdown seen so far.
+    report: dict[str, t.Any] | None = None
+    #: Workers whose report was of no shutdown or of another one.
+    strangers: set[str] = dataclasses.field(default_factory=set)
+
+    @property
+    def phase(self) -> str | None:
+        return None if self.report is None else self.report.get("phase")
+
+    def document(self) -> dict[str, t.Any]:
+        exit_code = None if self.report is None else _exit_code(self.report)
+        return {
+            "url": self.label,
+            "result": self.result,
+            "exit": int(self.code),
+            "message": self.message,
+            "shutdown_id": self.shutdown_id,
+            "exit_code": exit_code,
+            "report": self.report,
+        }
 
 
 def _send_one(
@@ -293,92 +701,249 @@ def _send_one(
     wait: bool,
     timeout: float,
     interval: float,
+    ignore_failures: bool,
     reporter: _Reporter,
-) -> CliExit:
-    endpoint, status_url = _endpoints(url)
-    label = url
-    data = {"reason": reason} if reason else None
+) -> _Follow:
+    connection = Connection()
 
     try:
-        rv = request("POST", endpoint, auth, data)
+        return _send_and_follow(
+            url,
+            auth,
+            reason,
+            wait,
+            timeout,
+            interval,
+            ignore_failures,
+            reporter,
+            connection,
+        )
+    finally:
+        connection.close()
+
+
+def _send_and_follow(
+    url: str,
+    auth: str,
+    reason: str,
+    wait: bool,
+    timeout: float,
+    interval: float,
+    ignore_failures: bool,
+    reporter: _Reporter,
+    connection: Connection,
+) -> _Follow:
+    endpoint, default_status_url = _endpoints(url)
+    follow = _Follow(url)
+
+    def fail(code: CliExit, result: str, message: str) -> _Follow:
+        follow.code, follow.result, follow.message = code, result, message
+        reporter.line(url, f"{result}: {message}", err=True)
+        return follow
+
+    # follow=1: the server lets the status read that follows it learn how
+    # the hooks went before it goes away.
+    target = f"{endpoint}?follow=1" if wait else endpoint
+
+    try:
+        # One connection for the POST and the reads that follow: on a
+        # server with several workers, they reach the one that accepted
+        # the shutdown while it keeps the connection open.
+        rv = request(
+            "POST",
+            target,
+            auth,
+            {"reason": reason} if reason else None,
+            connection=connection,
+        )
     except Unreachable as e:
-        reporter.line(label, f"unreachable: {e}", err=True)
-        return CliExit.UNREACHABLE
+        return fail(CliExit.UNREACHABLE, "unreachable", _clean(e))
 
-    if rv.status != 202 or rv.body is None:
+    if rv.status != 202 or rv.body is None or "shutdown_id" not in rv.body:
         code = _refusal_code(rv)
-        reporter.line(label, f"{_failure_word(code)}: {_describe_error(rv)}", err=True)
-        return code
+        return fail(code, _failure_word(code), _describe_error(rv))
 
+    body = rv.body
+    follow.shutdown_id = str(body["shutdown_id"])
+    follow.report = body
     reporter.line(
-        label,
-        f"shutdown {rv.body.get('shutdown_id')} accepted ({rv.body.get('phase')})",
+        url,
+        f"shutdown {_clean(follow.shutdown_id, 64)} accepted"
+        f" ({_clean(body.get('phase'), 20)})",
     )
 
     if not wait:
-        return CliExit.OK
+        follow.result = "accepted"
+        return follow
 
+    # Where the server says its status is (it knows its prefix and
+    # SHUTDOWN_STATUS_PATH), as long as that is the same server.
+    status_url = (
+        _same_origin_url(endpoint, body.get("status_url")) or default_status_url
+    )
+    gone = _watch(
+        follow, endpoint, status_url, auth, timeout, interval, reporter, connection
+    )
+
+    if not gone:
+        return fail(
+            CliExit.TIMED_OUT,
+            "timed out",
+            f"after {timeout:g} s; still up (last phase: {follow.phase or 'unknown'})",
+        )
+
+    _report_outcome(follow, ignore_failures, reporter)
+    return follow
+
+
+def _watch(
+    follow: _Follow,
+    endpoint: str,
+    status_url: str,
+    auth: str,
+    timeout: float,
+    interval: float,
+    reporter: _Reporter,
+    connection: Connection,
+) -> bool:
+    """Follow the shutdown until the server is gone. Returns ``False`` if
+    it was still up after ``timeout``.
+
+    Status reads wait on the server for the next phase, so none is
+    missed. On a server with several workers, consecutive reads may come
+    from different ones: only reports of this shutdown count, and the
+    furthest phase seen is kept.
+    """
+    label = follow.label
     deadline = time.monotonic() + timeout
-    last: dict[str, t.Any] | None = None
     shown = ""
     poll_status = True
+    # The first read shows where the drain stands at once.
+    first = True
 
     while True:
         remaining = deadline - time.monotonic()
 
         if remaining <= 0:
-            phase = "unknown" if last is None else last.get("phase")
-            reporter.line(
-                label,
-                f"timed out after {timeout:g} s; still up (last phase: {phase})",
-                err=True,
-            )
-            return CliExit.TIMED_OUT
+            return False
+
+        advanced = False
 
         if poll_status:
+            phase = follow.phase or Phase.DRAINING.value
+            # Once stopping, the server is going away: do not hold one of
+            # its threads, which its stop may wait for.
+            long_poll = _RANK.get(phase, 0) < _RANK[Phase.STOPPING.value]
+            wait = min(remaining, _FOLLOW_WAIT) if long_poll and not first else 0
+            first = False
+            query = urllib.parse.urlencode({"wait": f"{wait:.2f}", "since": phase})
+
             try:
-                st = request("GET", status_url, auth, timeout=min(remaining, 5.0))
+                st = request(
+                    "GET",
+                    f"{status_url}?{query}",
+                    auth,
+                    timeout=min(remaining, wait + 5),
+                    connection=connection,
+                )
             except Unreachable as e:
                 if e.refused:
-                    break
+                    return True
 
                 # The server closed the connection as it stopped; the
                 # next attempt tells whether the port is closed.
                 st = None
 
-            if st is not None:
-                if st.status == 200 and st.body is not None:
-                    last = st.body
-                    text = _summarize(last)
+            if st is not None and st.status == 200 and st.body is not None:
+                advanced = _merge(follow, st.body, reporter)
+
+                if follow.report is not None and "in_flight" in follow.report:
+                    text = _summarize(follow.report)
 
                     if text != shown:
                         reporter.progress(label, text)
                         shown = text
 
-                    if last.get("phase") == "stopped":
-                        # Stopped in the app; for a process-level server
-                        # that means "told to stop": wait for the port.
-                        poll_status = False
-                else:
-                    # Status refused (a token scoped to "shutdown" only):
-                    # watch the port instead.
-                    reporter.progress(label, "waiting for the port to close")
+                if follow.phase == Phase.STOPPED.value:
+                    # Stopped in the app; for a process-level server that
+                    # means "told to stop": wait for the port.
                     poll_status = False
+            elif st is not None:
+                # Status refused (a token scoped to "shutdown" only), or
+                # not served: watch the port instead.
+                reporter.progress(label, "waiting for the port to close")
+                poll_status = False
 
         if not poll_status and not port_open(endpoint, min(remaining, 1.0)):
-            break
+            return True
 
-        time.sleep(min(interval, max(deadline - time.monotonic(), 0)))
+        if not advanced:
+            time.sleep(min(interval, max(deadline - time.monotonic(), 0)))
 
-    text = "stopped"
 
-    # The hook results and the exit code are known only if the report of
-    # the stopped phase was read before the port closed.
-    if last is not None and last.get("phase") == "stopped":
-        text += f" ({_hooks_summary(last)}, exit code {last.get('exit_code')})"
+def _merge(follow: _Follow, report: dict[str, t.Any], reporter: _Reporter) -> bool:
+    """Take in a status report. Returns whether it moved the shutdown on
+    to a later phase.
+    """
+    rid = report.get("shutdown_id")
+    worker = _clean(report.get("pid", "?"), 20)
 
-    reporter.line(label, text)
-    return CliExit.OK
+    if rid != follow.shutdown_id:
+        # Another worker of the same server, which has not heard of this
+        # shutdown (or has one of its own): never let it undo what was seen.
+        if worker not in follow.strangers:
+            follow.strangers.add(worker)
+            other = "no shutdown" if rid is None else f"shutdown {_clean(rid, 64)}"
+            reporter.line(
+                follow.label,
+                f"pid {worker} answered the status read with {other}; ignored",
+            )
+
+        return False
+
+    before = _RANK.get(str(follow.phase), -1)
+    now = _RANK.get(str(report.get("phase")), -1)
+
+    if now < before:
+        return False
+
+    follow.report = report
+
+    if before <= _RANK[Phase.DRAINING.value] < now:
+        reporter.line(follow.label, _drain_line(report))
+
+    if now >= _RANK[Phase.STOPPING.value] > before:
+        for hook in _hooks(report):
+            reporter.line(follow.label, _hook_line(hook))
+
+    return now > before
+
+
+def _report_outcome(
+    follow: _Follow, ignore_failures: bool, reporter: _Reporter
+) -> None:
+    report = follow.report or {}
+    code = _exit_code(report)
+    follow.result = "stopped"
+
+    if code is None:
+        follow.message = (
+            "the server went away before a report of its hooks was read (or"
+            " other workers answered); its log has the outcome"
+        )
+        reporter.line(follow.label, f"stopped; outcome unknown: {follow.message}")
+        return
+
+    follow.message = f"exit code {code} ({_code_name(code)})"
+
+    if report.get("exit_code_carried") is False:
+        server = _clean(report.get("server") or "the server", 40)
+        follow.message += f"; {server} does not pass it on as its process exit code"
+
+    reporter.line(follow.label, f"stopped, {follow.message}")
+
+    if code != 0 and not ignore_failures:
+        follow.code = CliExit.UNCLEAN
 
 
 _TOKEN_OPTION = click.option(
@@ -395,6 +960,12 @@ _USER_OPTION = click.option(
     show_envvar=True,
     help=f"A SHUTDOWN_USERS user. The password comes from {PASSWORD_ENV},"
     " or is prompted for.",
+)
+_ALLOW_HTTP_OPTION = click.option(
+    "--allow-http",
+    is_flag=True,
+    help="Send credentials over plain http:// to a host other than this"
+    " machine. Only on a network you trust.",
 )
 
 
@@ -423,13 +994,23 @@ _USER_OPTION = click.option(
     default=0.2,
     show_default=True,
     metavar="SECONDS",
-    help="How often to poll the status.",
+    help="How long to pause between status reads that brought nothing new.",
 )
 @click.option(
     "--parallel",
     is_flag=True,
     help="Stop every server at once instead of one after the other.",
 )
+@click.option(
+    "--ignore-failures",
+    is_flag=True,
+    help="Exit 0 when the servers stopped even if a hook failed or a drain"
+    " timed out (they are still printed).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document per server."
+)
+@_ALLOW_HTTP_OPTION
 def send_command(
     urls: tuple[str, ...],
     token: str | None,
@@ -439,6 +1020,9 @@ def send_command(
     timeout: float,
     interval: float,
     parallel: bool,
+    ignore_failures: bool,
+    as_json: bool,
+    allow_http: bool,
 ) -> None:
     """Ask each server at URL to shut down, and follow it until it is gone.
 
@@ -451,16 +1035,23 @@ def send_command(
     are all asked at once.
 
     Exit codes: 0 stopped, 1 unexpected answer, 3 refused (401, 403, 429),
-    4 unreachable, 5 timed out. With several URLs, the highest code wins.
+    4 unreachable, 5 timed out, 6 stopped but a hook failed or the drain
+    timed out. With several URLs, the highest code wins.
     """
+    _reject_old_env()
+
     for url in urls:
-        _endpoints(url)
+        _check_url(url, allow_http)
 
     auth = _auth_header(token, user)
-    reporter = _Reporter(live=_stdout_is_tty() and not parallel)
+    reporter = _Reporter(live=_stdout_is_tty() and not parallel, as_json=as_json)
 
-    def run(url: str) -> CliExit:
-        return _send_one(url, auth, reason, wait, timeout, interval, reporter)
+    def run(url: str) -> _Follow:
+        follow = _send_one(
+            url, auth, reason, wait, timeout, interval, ignore_failures, reporter
+        )
+        reporter.document(follow.document())
+        return follow
 
     codes: list[CliExit] = []
 
@@ -468,7 +1059,7 @@ def send_command(
         results: dict[str, CliExit] = {}
 
         def target(url: str) -> None:
-            results[url] = run(url)
+            results[url] = run(url).code
 
         threads = [threading.Thread(target=target, args=(u,)) for u in urls]
 
@@ -481,12 +1072,17 @@ def send_command(
         codes = [results[u] for u in urls]
     else:
         for i, url in enumerate(urls):
-            code = run(url)
+            code = run(url).code
             codes.append(code)
 
             if code != CliExit.OK:
                 for skipped in urls[i + 1 :]:
                     reporter.line(skipped, "skipped", err=True)
+                    reporter.document(
+                        _Follow(
+                            skipped, code, "skipped", "an earlier one failed"
+                        ).document()
+                    )
 
                 break
 
@@ -501,21 +1097,24 @@ def send_command(
 @_TOKEN_OPTION
 @_USER_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON report.")
+@_ALLOW_HTTP_OPTION
 def status_command(
-    url: str, token: str | None, user: str | None, as_json: bool
+    url: str, token: str | None, user: str | None, as_json: bool, allow_http: bool
 ) -> None:
     """Print the shutdown status report of the server at URL.
 
     URL is a base URL, the shutdown endpoint URL, or its /status URL.
     Exit codes are those of 'send'.
     """
+    _reject_old_env()
+    _check_url(url, allow_http)
     _, status_url = _endpoints(url)
     auth = _auth_header(token, user)
 
     try:
         rv = request("GET", status_url, auth)
     except Unreachable as e:
-        click.echo(f"{url}: unreachable: {e}", err=True)
+        click.echo(f"{url}: unreachable: {_clean(e)}", err=True)
         sys.exit(CliExit.UNREACHABLE)
 
     if rv.status != 200 or rv.body is None:
@@ -531,20 +1130,30 @@ def status_command(
         click.echo(line)
 
 
+#: The keys ``status`` prints first, in this order; the others follow.
+_LEADING_KEYS = ("phase", "in_flight", "hooks", "pid")
+
+
 def _format_status(report: dict[str, t.Any]) -> cabc.Iterator[str]:
-    for key, value in report.items():
-        if key == "hooks":
+    """The lines ``flask shutdown status`` prints: the phase, the requests
+    in flight and the hooks first, then the rest of the report.
+    """
+    keys = [k for k in _LEADING_KEYS if k in report]
+    keys += [k for k in report if k not in _LEADING_KEYS]
+
+    for key in keys:
+        value = report[key]
+        name = _clean(key, 40)
+
+        if key == "hooks" and isinstance(value, list):
             yield f"hooks: {len(value)}"
 
             for hook in value:
-                error = hook.get("error")
-                text = f"  {hook.get('name', '?')}: {hook.get('status', '?')}"
-
-                if error:
-                    text += f" ({error})"
-
-                yield text
+                if isinstance(hook, dict):
+                    yield "  " + _hook_line(hook).removeprefix("hook ")
+        elif key == "exit_code" and value is None:
+            yield "exit_code: - (not stopped)"
         elif isinstance(value, list):
-            yield f"{key}: {', '.join(str(v) for v in value) or '-'}"
+            yield f"{name}: {', '.join(_clean(v) for v in value) or '-'}"
         else:
-            yield f"{key}: {'-' if value is None else value}"
+            yield f"{name}: {'-' if value is None else _clean(value)}"

@@ -7,7 +7,9 @@ from __future__ import annotations
 import collections.abc as cabc
 import copy
 import dataclasses
+import difflib
 import ipaddress
+import logging
 import os
 import typing as t
 
@@ -21,6 +23,8 @@ from .tokens import PLACEHOLDER_KEYS
 if t.TYPE_CHECKING:
     from flask import Flask
 
+logger = logging.getLogger(__name__)
+
 #: Every key this extension reads, with its default. ``init_app`` applies
 #: these with ``app.config.setdefault``, so ``app.config`` always shows the
 #: values in force. ``docs/config.rst`` documents each one.
@@ -32,7 +36,10 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_MIN_TOKEN_LENGTH": 12,
     "SHUTDOWN_ROLES": {},
     "SHUTDOWN_PATH": "/shutdown",
-    "SHUTDOWN_READY_PATH": "/shutdown/ready",
+    # None: SHUTDOWN_PATH + "/ready" (or "/status"); init_app writes the
+    # path in force back.
+    "SHUTDOWN_READY_PATH": None,
+    "SHUTDOWN_STATUS_PATH": None,
     "SHUTDOWN_DRAIN_TIMEOUT": 30.0,
     "SHUTDOWN_DRAIN_DELAY": 0.0,
     "SHUTDOWN_HOOK_TIMEOUT": 10.0,
@@ -44,7 +51,7 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_TRUSTED_ORIGINS": [],
     "SHUTDOWN_STORAGE_URI": "memory://",
     "SHUTDOWN_LEGACY_HOOK": False,
-    "SHUTDOWN_LIVE_PATH": "/shutdown/live",
+    "SHUTDOWN_LIVE_PATH": None,
     "SHUTDOWN_DRAIN_EXEMPT": [],
     "SHUTDOWN_METRICS": True,
     "SHUTDOWN_IDLE_TIMEOUT": None,
@@ -65,6 +72,7 @@ ALL_ROLES = frozenset({ROLE_SHUTDOWN, ROLE_STATUS})
 ARGUMENT_KEYS: dict[str, str] = {
     "path": "SHUTDOWN_PATH",
     "ready_path": "SHUTDOWN_READY_PATH",
+    "status_path": "SHUTDOWN_STATUS_PATH",
     "drain_timeout": "SHUTDOWN_DRAIN_TIMEOUT",
     "drain_delay": "SHUTDOWN_DRAIN_DELAY",
     "hook_timeout": "SHUTDOWN_HOOK_TIMEOUT",
@@ -91,6 +99,9 @@ class ShutdownConfig:
     #: Principal name -> allowed roles.
     roles: dict[str, frozenset[str]]
     path: str
+    #: Where the status report is served.
+    status_path: str
+    #: Where readiness is served; ``None`` when it is off.
     ready_path: str | None
     drain_timeout: float
     drain_delay: float
@@ -117,7 +128,7 @@ class ShutdownConfig:
     #: installed.
     metrics: bool = True
     #: Where liveness is served, or ``None``.
-    live_path: str | None = "/shutdown/live"
+    live_path: str | None = None
     #: Paths that keep being served while the server drains.
     drain_exempt: tuple[str, ...] = ()
     #: Seconds without a request after which the server stops itself, or
@@ -139,11 +150,6 @@ class ShutdownConfig:
     def heartbeat_path(self) -> str:
         """Where browser pages send their heartbeats."""
         return self.path.rstrip("/") + "/heartbeat"
-
-    @property
-    def status_path(self) -> str:
-        """Where the authenticated status report is served."""
-        return self.path.rstrip("/") + "/status"
 
     @property
     def has_credentials(self) -> bool:
@@ -172,10 +178,26 @@ class ShutdownConfig:
             if value is not None:
                 defaults[ARGUMENT_KEYS[name]] = value
 
+        _warn_unknown_keys(config)
+
         for key, default in defaults.items():
             # Copy mutable defaults so that one app's config never shares a
             # list or dict with another's.
             config.setdefault(key, copy.copy(default))
+
+        path = _read_path("SHUTDOWN_PATH", config["SHUTDOWN_PATH"])
+        status_path = _read_sub_path(config, "SHUTDOWN_STATUS_PATH", path, "/status")
+        ready_path = (
+            None
+            if config["SHUTDOWN_READY_PATH"] is False
+            else _read_sub_path(config, "SHUTDOWN_READY_PATH", path, "/ready")
+        )
+        live_path = (
+            None
+            if config["SHUTDOWN_LIVE_PATH"] is False
+            else _read_sub_path(config, "SHUTDOWN_LIVE_PATH", path, "/live")
+        )
+        _check_distinct(path, status_path, ready_path, live_path)
 
         signed_tokens = _read_bool(config, "SHUTDOWN_SIGNED_TOKENS")
         tokens = _read_tokens(config["SHUTDOWN_TOKENS"])
@@ -199,12 +221,9 @@ class ShutdownConfig:
             token_max_age=_read_number(config, "SHUTDOWN_TOKEN_MAX_AGE", int),
             min_token_length=min_token_length,
             roles=_read_roles(config["SHUTDOWN_ROLES"]),
-            path=_read_path("SHUTDOWN_PATH", config["SHUTDOWN_PATH"]),
-            ready_path=(
-                None
-                if config["SHUTDOWN_READY_PATH"] is None
-                else _read_path("SHUTDOWN_READY_PATH", config["SHUTDOWN_READY_PATH"])
-            ),
+            path=path,
+            status_path=status_path,
+            ready_path=ready_path,
             drain_timeout=_read_number(config, "SHUTDOWN_DRAIN_TIMEOUT", float),
             drain_delay=_read_number(config, "SHUTDOWN_DRAIN_DELAY", float),
             hook_timeout=_read_number(config, "SHUTDOWN_HOOK_TIMEOUT", float),
@@ -218,11 +237,7 @@ class ShutdownConfig:
             storage_uri=_read_storage_uri(config["SHUTDOWN_STORAGE_URI"]),
             legacy_hook=_read_bool(config, "SHUTDOWN_LEGACY_HOOK"),
             metrics=_read_bool(config, "SHUTDOWN_METRICS"),
-            live_path=(
-                None
-                if config["SHUTDOWN_LIVE_PATH"] is None
-                else _read_path("SHUTDOWN_LIVE_PATH", config["SHUTDOWN_LIVE_PATH"])
-            ),
+            live_path=live_path,
             drain_exempt=_read_paths(
                 "SHUTDOWN_DRAIN_EXEMPT", config["SHUTDOWN_DRAIN_EXEMPT"]
             ),
@@ -275,6 +290,60 @@ def _read_storage_uri(value: t.Any) -> str:
         )
 
     return str(value)
+
+
+def _warn_unknown_keys(config: cabc.Mapping[str, t.Any]) -> None:
+    # A misspelled key would otherwise be ignored in silence, and with it
+    # the setting it was meant to change.
+    for key in sorted(k for k in config if isinstance(k, str)):
+        if key.startswith("SHUTDOWN_") and key not in DEFAULTS:
+            close = difflib.get_close_matches(key, DEFAULTS, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            logger.warning(
+                "Unknown config key %r: Flask-Shutdown does not read it.%s"
+                " The keys it reads are listed in its docs (Configuration).",
+                key,
+                hint,
+            )
+
+
+def _read_sub_path(
+    config: cabc.MutableMapping[str, t.Any], key: str, path: str, suffix: str
+) -> str:
+    """An endpoint under ``SHUTDOWN_PATH`` unless set on its own: ``None``
+    follows ``SHUTDOWN_PATH``, and the path in force is written back to
+    the config.
+    """
+    value = config[key]
+
+    if value is None:
+        config[key] = path + suffix
+        return path + suffix
+
+    return _read_path(key, value)
+
+
+def _check_distinct(
+    path: str, status_path: str, ready_path: str | None, live_path: str | None
+) -> None:
+    paths = {"SHUTDOWN_PATH": path, "SHUTDOWN_STATUS_PATH": status_path}
+
+    if ready_path is not None:
+        paths["SHUTDOWN_READY_PATH"] = ready_path
+
+    if live_path is not None:
+        paths["SHUTDOWN_LIVE_PATH"] = live_path
+
+    seen: dict[str, str] = {}
+
+    for key, value in paths.items():
+        if value in seen:
+            raise RuntimeError(
+                f"{seen[value]!r} and {key!r} are both {value!r}; each endpoint"
+                " needs a path of its own."
+            )
+
+        seen[value] = key
 
 
 def _read_bool(config: cabc.Mapping[str, t.Any], key: str) -> bool:

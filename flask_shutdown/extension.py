@@ -43,6 +43,7 @@ from .server import ServerThread
 from .storage import RedisStore
 from .storage import StoreUnavailable
 from .tokens import TokenSigner
+from .views import check_routes
 from .views import create_blueprint
 from .watch import ActivityMiddleware
 from .watch import Watcher
@@ -312,6 +313,9 @@ class AppState:
             "phase": coordinator.phase.value,
             "ready": coordinator.ready,
             "in_flight": max(len(self.in_flight) - exclude, 0),
+            # Which process answered: on servers with several workers,
+            # consecutive reads may come from different ones.
+            "pid": os.getpid(),
         }
         shared = coordinator.shared_report()
 
@@ -334,6 +338,29 @@ class AppState:
 
         return rv
 
+    def follow(
+        self, environ: WSGIEnvironment, since: str, timeout: float
+    ) -> dict[str, t.Any]:
+        """The status report once the phase is no longer ``since``, or
+        after ``timeout`` seconds: ``GET /shutdown/status?wait=...``. The
+        waiting request does not hold up the drain, and the stop lets the
+        report of its last phase reach the client before the server goes.
+        """
+        ticket = environ.get(TICKET_KEY)
+
+        with self.in_flight.parked(ticket):
+            sent = self.coordinator.watch(since, timeout)
+
+        report = self.status(exclude=0 if ticket is None else 1)
+        phase = report["phase"]
+
+        if ticket is None:
+            sent(phase)
+        else:
+            self.in_flight.after(ticket, lambda: sent(phase))
+
+        return report
+
 
 class Shutdown:
     """Adds an authenticated ``POST /shutdown`` endpoint that gracefully
@@ -355,6 +382,7 @@ class Shutdown:
     :param app: Call :meth:`init_app` with this app.
     :param path: Default for ``SHUTDOWN_PATH``.
     :param ready_path: Default for ``SHUTDOWN_READY_PATH``.
+    :param status_path: Default for ``SHUTDOWN_STATUS_PATH``.
     :param drain_timeout: Default for ``SHUTDOWN_DRAIN_TIMEOUT``.
     :param drain_delay: Default for ``SHUTDOWN_DRAIN_DELAY``.
     :param hook_timeout: Default for ``SHUTDOWN_HOOK_TIMEOUT``.
@@ -368,7 +396,8 @@ class Shutdown:
         app: Flask | None = None,
         *,
         path: str | None = None,
-        ready_path: str | None = None,
+        ready_path: str | t.Literal[False] | None = None,
+        status_path: str | None = None,
         drain_timeout: float | None = None,
         drain_delay: float | None = None,
         hook_timeout: float | None = None,
@@ -377,6 +406,7 @@ class Shutdown:
         self._options: dict[str, t.Any] = {
             "path": path,
             "ready_path": ready_path,
+            "status_path": status_path,
             "drain_timeout": drain_timeout,
             "drain_delay": drain_delay,
             "hook_timeout": hook_timeout,
@@ -409,6 +439,7 @@ class Shutdown:
 
         config = ShutdownConfig.from_app(app, **self._options)
         state = AppState(self, app, config)
+        check_routes(state, app)
         prepare_process(state.worker_exiting)
 
         exempt = {

@@ -20,6 +20,7 @@ event only while one is waiting.
 from __future__ import annotations
 
 import collections.abc as cabc
+import contextlib
 import itertools
 import logging
 import threading
@@ -94,6 +95,30 @@ class InFlight:
             # Left in the meantime: nobody else will run it.
             for callback in self._after.pop(ticket, ()):
                 callback()
+
+    @contextlib.contextmanager
+    def parked(self, ticket: int | None) -> cabc.Iterator[None]:
+        """Leave the request with ``ticket`` out of the count inside the
+        block: a status read that waits for the shutdown to move on must
+        not hold up the drain it waits for. It counts again afterwards,
+        until its answer has been sent.
+        """
+        entry = None if ticket is None else self._active.pop(ticket, None)
+
+        if entry is None:
+            yield
+            return
+
+        assert ticket is not None
+
+        if self._waiters and not self._active:
+            for event in list(self._waiters):
+                event.set()
+
+        try:
+            yield
+        finally:
+            self._active[ticket] = entry
 
     def wait_idle(self, timeout: float | None) -> bool:
         """Block until no request is in flight or ``timeout`` seconds

@@ -65,6 +65,11 @@ class ShutdownRecord:
     requested_at: float = dataclasses.field(default_factory=time.time)
     #: The name of the server adapter that stops the server.
     server: str | None = None
+    #: Whether the process running the server ends with :attr:`exit_code`
+    #: (or :func:`~flask_shutdown.serve` returns it). ``False`` where the
+    #: server's master process chooses its own exit code (gunicorn,
+    #: uWSGI): then the status report is where the code is found.
+    exit_code_carried: bool = False
     #: Whether requests were still running when ``SHUTDOWN_DRAIN_TIMEOUT``
     #: passed.
     drain_timed_out: bool = False
@@ -114,6 +119,7 @@ class ShutdownRecord:
             "source": self.source,
             "requested_at": _iso(self.requested_at),
             "server": self.server,
+            "exit_code_carried": self.exit_code_carried,
             "drain_timed_out": self.drain_timed_out,
             "drain_duration_ms": (
                 None

@@ -45,6 +45,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         400,
         "The reason is not a string of at most 500 characters.",
     ),
+    "bad_query": (
+        400,
+        "A query parameter (follow, wait, since) is not valid.",
+    ),
     "unauthorized": (
         401,
         "Missing or invalid credentials; the message says which.",
@@ -68,6 +72,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "forbidden": (
         403,
         "The credentials may not do this (SHUTDOWN_ROLES, token scope).",
+    ),
+    "not_found": (
+        404,
+        "The request path does not start with '/', so it names no endpoint.",
     ),
     "method_not_allowed": (
         405,

@@ -50,6 +50,12 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: How long the stop waits for a status read that follows the shutdown
+#: (``GET /shutdown/status?wait=...``) to receive the report of the
+#: ``stopping`` phase, which holds every hook's result, before the server
+#: goes away. Only when such a read came during this shutdown.
+FOLLOWER_GRACE = 1.0
+
 #: Runs a callback once the response of the request that asked for a
 #: shutdown has been sent.
 AfterResponse = cabc.Callable[[cabc.Callable[[], None]], None]
@@ -87,6 +93,9 @@ class Coordinator:
         self.drain_timeout = drain_timeout
         self.hook_timeout = hook_timeout
         self._lock = threading.RLock()
+        #: Notified on every change of phase, and when a followed report
+        #: has been sent.
+        self._changed = threading.Condition(self._lock)
         self._init_state()
 
     def _init_state(self) -> None:
@@ -99,6 +108,10 @@ class Coordinator:
         self._hooks_ran = False
         self._stopped = threading.Event()
         self._forced = threading.Event()
+        #: Whether a status read followed this shutdown, and whether one
+        #: was sent the report of the ``stopping`` phase or a later one.
+        self._followed = False
+        self._final_report_sent = False
 
     @property
     def phase(self) -> Phase:
@@ -159,6 +172,7 @@ class Coordinator:
                 requested_by=requested_by,
                 source=source,
                 server=adapter.name,
+                exit_code_carried=adapter.carries_exit_code,
             )
             other = self.shared.claim(_report(record, Phase.DRAINING))
 
@@ -172,7 +186,7 @@ class Coordinator:
 
             self._record = record
             self._adapter = adapter
-            self._phase = Phase.DRAINING
+            self._set_phase(Phase.DRAINING)
 
         logger.warning(
             "Shutdown %s accepted: requested by %s via %s, reason %r.",
@@ -202,6 +216,63 @@ class Coordinator:
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the sequence reached ``stopped``."""
         return self._stopped.wait(timeout)
+
+    def expect_follower(self) -> None:
+        """The client that asked for the shutdown will follow it with
+        status reads (``POST /shutdown?follow=1``): the stop waits up to
+        :data:`FOLLOWER_GRACE` for one of them to receive the report of
+        ``stopping``, even if the whole sequence is over before the first
+        read arrives.
+        """
+        with self._changed:
+            if self._record is not None:
+                self._followed = True
+
+    def watch(self, since: str, timeout: float) -> cabc.Callable[[str], None]:
+        """Wait until the phase is no longer ``since`` (a :class:`Phase`
+        value), at most ``timeout`` seconds: a status read that follows a
+        shutdown, so that it learns of each phase as it begins instead of
+        polling for it.
+
+        Returns a function to call with the phase of the report once that
+        report has been sent. When a read followed the shutdown, the stop
+        waits up to :data:`FOLLOWER_GRACE` for a report of ``stopping``
+        (which holds every hook's result) to be sent before the server
+        goes away.
+        """
+        with self._changed:
+            if self._record is not None:
+                self._followed = True
+
+            # Nothing is waited for once stopping: the server is going away,
+            # and a server that waits for its requests to end before it
+            # closes (waitress) would wait for this one.
+            self._changed.wait_for(
+                lambda: (
+                    self._phase.value != since
+                    or self._phase in (Phase.STOPPING, Phase.STOPPED)
+                ),
+                timeout,
+            )
+
+        def sent(phase: str) -> None:
+            if phase in (Phase.STOPPING.value, Phase.STOPPED.value):
+                with self._changed:
+                    self._final_report_sent = True
+                    self._changed.notify_all()
+
+        return sent
+
+    def _set_phase(self, phase: Phase) -> None:
+        with self._changed:
+            self._phase = phase
+            self._changed.notify_all()
+
+        record = self._record
+
+        # The other workers of the server learn of it too.
+        if record is not None:
+            self.shared.publish(_report(record, phase))
 
     def force(self) -> None:
         """Stop the server now, skipping whatever of the drain and the hooks
@@ -258,13 +329,7 @@ class Coordinator:
 
             self._init_state()
             self.shared.clear()
-
-    def _set_phase(self, phase: Phase) -> None:
-        self._phase = phase
-        record = self._record
-
-        if record is not None:
-            self.shared.publish(_report(record, phase))
+            self._changed.notify_all()
 
     def _send(self, signal: NamedSignal, record: ShutdownRecord) -> None:
         # Each receiver on its own: a failing observer must not keep the
@@ -320,14 +385,24 @@ class Coordinator:
         self._stop(adapter, record)
 
     def _stop(self, adapter: ServerAdapter, record: ShutdownRecord) -> None:
-        with self._lock:
+        with self._changed:
             if self._phase in (Phase.STOPPING, Phase.STOPPED):
                 return
 
             self._set_phase(Phase.STOPPING)
 
+            # Whoever follows the shutdown learns how the hooks went before
+            # the server, and its status endpoint, is gone. An inline
+            # sequence holds the thread that would answer (a sync worker).
+            if self._followed and not adapter.inline:
+                self._changed.wait_for(lambda: self._final_report_sent, FOLLOWER_GRACE)
+
         try:
-            adapter.stop(StopContext(record, time.monotonic() + self.drain_timeout))
+            adapter.stop(
+                StopContext(
+                    record, time.monotonic() + self.drain_timeout, self._stopped
+                )
+            )
         except Exception as e:
             record.error = f"{type(e).__name__}: {e}"
             logger.exception(
@@ -336,12 +411,29 @@ class Coordinator:
 
         record.stopped_at = time.time()
         self._set_phase(Phase.STOPPED)
-        logger.warning(
-            "Shutdown %s: %s stopped (exit code %d).",
-            record.id,
-            adapter.name,
-            record.exit_code,
-        )
+        code = record.exit_code
+
+        if adapter.carries_exit_code:
+            logger.warning(
+                "Shutdown %s: %s stopped (exit code %d, %s).",
+                record.id,
+                adapter.name,
+                code,
+                code.name,
+            )
+        else:
+            # The master process of these servers exits with a code of its
+            # own: claiming this one as the process's would be untrue.
+            logger.warning(
+                "Shutdown %s: %s told to stop. The shutdown's exit code is %d"
+                " (%s); %s ends with a process exit code of its own, so read"
+                " this one from the status report or 'flask shutdown send'.",
+                record.id,
+                adapter.name,
+                code,
+                code.name,
+                adapter.name,
+            )
         # Observers hear of the stop before anyone waiting in wait() wakes.
         self._send(shutdown_stopped, record)
         self._stopped.set()

@@ -32,6 +32,7 @@ from .audit import log_attempt
 from .audit import REFUSED
 from .config import ROLE_SHUTDOWN
 from .config import ROLE_STATUS
+from .record import Phase
 from .refusals import REALM
 from .refusals import ShutdownRefused
 from .signals import attempt_answered
@@ -53,6 +54,12 @@ MAX_REASON_LENGTH = 500
 #: parsed or hashed.
 MAX_AUTHORIZATION_LENGTH = 4096
 
+#: The longest a status read may wait for the shutdown to move on
+#: (``GET /shutdown/status?wait=SECONDS``).
+MAX_STATUS_WAIT = 10.0
+
+_PHASES = frozenset(p.value for p in Phase)
+
 
 @dataclasses.dataclass
 class _Outcome:
@@ -63,6 +70,42 @@ class _Outcome:
     principal: str
     shutdown_reason: str | None = None
     shutdown_id: str | None = None
+
+
+def check_routes(state: AppState, app: Flask) -> None:
+    """Refuse to register over a route the app already has at one of the
+    endpoints' paths: one of the two would silently shadow the other.
+
+    :raises RuntimeError: Naming the app's route and the endpoint.
+    """
+    config = state.config
+    ours: dict[str, tuple[str, str]] = {}
+
+    # Not exposed without credentials: the app may then have its own view
+    # there (one written for the old werkzeug.server.shutdown hook, say).
+    if state.exposed:
+        ours[config.path] = ("shutdown", "SHUTDOWN_PATH")
+        ours[config.status_path] = ("status", "SHUTDOWN_STATUS_PATH")
+
+    if config.ready_path is not None:
+        ours[config.ready_path] = ("readiness", "SHUTDOWN_READY_PATH")
+
+    if config.live_path is not None:
+        ours[config.live_path] = ("liveness", "SHUTDOWN_LIVE_PATH")
+
+    if state.pages is not None:
+        ours[config.heartbeat_path] = ("heartbeat", "SHUTDOWN_PATH")
+
+    for rule in app.url_map.iter_rules():
+        taken = ours.get(rule.rule.rstrip("/"))
+
+        if taken is not None:
+            name, key = taken
+            raise RuntimeError(
+                f"The app's route {rule.rule!r} (endpoint {rule.endpoint!r}) is"
+                f" at the path of Flask-Shutdown's {name} endpoint ({key})."
+                f" Move the route, or set {key} to another path."
+            )
 
 
 def create_blueprint(state: AppState) -> Blueprint:
@@ -156,6 +199,7 @@ def _answer(
 def _checked(
     state: AppState, methods: tuple[str, ...], view: cabc.Callable[[], _Outcome]
 ) -> _Outcome:
+    _check_path()
     guard = state.guard
     guard.check_network(request)
     guard.check_cross_site(request)
@@ -196,6 +240,14 @@ def _checked(
     return outcome
 
 
+def _check_path() -> None:
+    # gunicorn with SCRIPT_NAME=/app strips "/app" from "/appshutdown" as
+    # well, leaving "shutdown", which Werkzeug's router matches as
+    # "/shutdown": such a path names no endpoint.
+    if not request.environ.get("PATH_INFO", "").startswith("/"):
+        raise ShutdownRefused("not_found", "Nothing is served at this path.")
+
+
 def _audit(
     endpoint: str,
     status: int,
@@ -207,7 +259,7 @@ def _audit(
     event = log_attempt(
         remote_addr=request.remote_addr,
         method=request.method,
-        path=request.path,
+        path=request.script_root + request.path,
         endpoint=endpoint,
         principal=principal,
         outcome=ACCEPTED if status < 400 else REFUSED,
@@ -247,6 +299,7 @@ def _authorized(state: AppState, role: str) -> Principal:
 
 def _shutdown(state: AppState) -> _Outcome:
     principal = _authorized(state, ROLE_SHUTDOWN)
+    follow = _read_follow()
     reason = _read_reason(state.config.max_body)
 
     if principal.signed is not None:
@@ -276,13 +329,20 @@ def _shutdown(state: AppState) -> _Outcome:
         source="http",
         adapter=adapter,
     )
+
+    if follow:
+        state.coordinator.expect_follower()
+
+    # Under a prefix (DispatcherMiddleware, ProxyFix's X-Forwarded-Prefix,
+    # gunicorn's SCRIPT_NAME) the client needs the prefix in the URL.
+    status_url = request.script_root + state.config.status_path
     body: dict[str, t.Any] = {
         "status": "accepted",
         "shutdown_id": record.id,
         "phase": state.coordinator.phase.value,
         "reason": record.reason,
         "requested_by": record.requested_by,
-        "status_url": state.config.status_path,
+        "status_url": status_url,
     }
 
     if record.stopped:
@@ -294,7 +354,7 @@ def _shutdown(state: AppState) -> _Outcome:
 
     rv = jsonify(body)
     rv.status_code = 202
-    rv.headers["Location"] = state.config.status_path
+    rv.headers["Location"] = status_url
     return _Outcome(
         rv,
         "shutdown_requested" if created else "shutdown_in_progress",
@@ -306,11 +366,61 @@ def _shutdown(state: AppState) -> _Outcome:
 
 def _status(state: AppState) -> _Outcome:
     principal = _authorized(state, ROLE_STATUS)
-    # The status request is in flight itself; report the others.
-    return _Outcome(jsonify(state.status(exclude=1)), "status_read", principal.name)
+    wait = _read_wait(state)
+
+    if wait is None:
+        # The status request is in flight itself; report the others.
+        report = state.status(exclude=1)
+    else:
+        report = state.follow(request.environ, *wait)
+
+    return _Outcome(jsonify(report), "status_read", principal.name)
+
+
+def _read_follow() -> bool:
+    """``?follow=1``: the client will follow the shutdown with status
+    reads, so the stop lets it read the last report first.
+    """
+    value = request.args.get("follow", "0")
+
+    if value not in ("0", "1"):
+        raise ShutdownRefused("bad_query", "'follow' must be 0 or 1.")
+
+    return value == "1"
+
+
+def _read_wait(state: AppState) -> tuple[str, float] | None:
+    """``?wait=SECONDS[&since=PHASE]``: answer once the phase is no longer
+    ``since`` (default: the phase now), or after ``SECONDS``.
+    """
+    args = request.args
+
+    if "wait" not in args:
+        return None
+
+    try:
+        wait = float(args["wait"])
+    except ValueError:
+        wait = -1.0
+
+    since = args.get("since", state.coordinator.phase.value)
+
+    if not 0 <= wait <= MAX_STATUS_WAIT or since not in _PHASES:
+        raise ShutdownRefused(
+            "bad_query",
+            f"'wait' must be a number of seconds from 0 to {MAX_STATUS_WAIT:g},"
+            f" and 'since' one of {', '.join(sorted(_PHASES))}.",
+        )
+
+    return since, wait
 
 
 def _ready(state: AppState) -> Response:
+    try:
+        _check_path()
+    except ShutdownRefused as e:
+        return e.get_response()  # type: ignore[return-value]
+
     coordinator = state.coordinator
 
     if coordinator.ready:

@@ -29,6 +29,7 @@ URL = re.compile(r"http://127\.0\.0\.1:50\d\d")
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TOKEN", "USER", "PASSWORD"):
+        monkeypatch.delenv(f"SHUTDOWNCTL_{name}", raising=False)
         monkeypatch.delenv(f"FLASK_SHUTDOWN_{name}", raising=False)
 
     # FlaskGroup sets this in os.environ, where it would turn app.run()
@@ -82,19 +83,32 @@ def test_console_blocks(make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -
     started: list[ServerThread] = []
 
     def new_app() -> Flask:
-        app, shutdown = make_app(
-            SECRET_KEY=SECRET_KEY,
-            SHUTDOWN_SIGNED_TOKENS=True,
-            # Long enough that the first status poll sees the shutdown.
-            SHUTDOWN_DRAIN_DELAY=0.3,
-        )
-        shutdown.teardown(lambda: None)
+        app, shutdown = make_app(SECRET_KEY=SECRET_KEY, SHUTDOWN_SIGNED_TOKENS=True)
+
+        def close_db() -> None:
+            pass
+
+        def flush_cache() -> None:
+            # The page's example of a failing hook gives this reason.
+            if shutdown.status(app)["reason"] == "cache is down":
+                raise ConnectionError("cache server is gone")
+
+        for hook in (close_db, flush_cache):
+            hook.__qualname__ = hook.__name__
+            shutdown.teardown(hook)
+
         return app
 
     group = FlaskGroup(create_app=new_app)
     env: dict[str, str] = {}
+    # The exit code of the last command, which "echo $?" shows; any other
+    # command must exit 0.
+    last = [0]
 
     def run(command: str) -> str:
+        if command == "echo $?":
+            return str(last[0])
+
         args = shlex.split(command)
         assert args[:2] == ["flask", "shutdown"], f"Not replayable: {command!r}"
         urls: dict[str, str] = {}
@@ -116,7 +130,7 @@ def test_console_blocks(make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -
             input=f"{PASSWORD}\n{PASSWORD}\n",
             obj=ScriptInfo(create_app=new_app),
         )
-        assert result.exit_code == CliExit.OK, (command, result.output)
+        last[0] = result.exit_code
         output = result.output
 
         for doc_url, real_url in urls.items():
@@ -125,7 +139,9 @@ def test_console_blocks(make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -
         return output
 
     try:
-        for command, shown in commands():
+        listed = commands()
+
+        for i, (command, shown) in enumerate(listed):
             export = re.fullmatch(r'export (\w+)="\$\((.*)\)"', command)
 
             if export:
@@ -137,6 +153,11 @@ def test_console_blocks(make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -
             for line in shown:
                 if "..." not in line:
                     assert line.strip() in output, (command, line, output)
+
+            # A command that fails on the page is followed by "echo $?".
+            if command != "echo $?" and last[0] != 0:
+                following = listed[i + 1][0] if i + 1 < len(listed) else None
+                assert following == "echo $?", (command, last[0], output)
     finally:
         for server in started:
             server.stop_serving()

@@ -32,6 +32,7 @@ Serve = cabc.Callable[[Flask], ServerThread]
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TOKEN", "USER", "PASSWORD"):
+        monkeypatch.delenv(f"SHUTDOWNCTL_{name}", raising=False)
         monkeypatch.delenv(f"FLASK_SHUTDOWN_{name}", raising=False)
 
     # FlaskGroup sets this in os.environ, where it would turn app.run()
@@ -96,7 +97,7 @@ def test_send_waits_for_requests_in_flight(make_app: AppFactory, serve: Serve) -
 def test_send_token_from_environment(make_app: AppFactory, serve: Serve) -> None:
     app, _ = make_app()
     server = serve(app)
-    result = send(server.url, env={"FLASK_SHUTDOWN_TOKEN": TOKEN})
+    result = send(server.url, env={"SHUTDOWNCTL_TOKEN": TOKEN})
     assert result.exit_code == CliExit.OK, result.output
     server.join(5)
     assert server.stopped
@@ -107,7 +108,7 @@ def test_send_user_password_from_environment(
 ) -> None:
     app, _ = make_app()
     server = serve(app)
-    env = {"FLASK_SHUTDOWN_USER": USER, "FLASK_SHUTDOWN_PASSWORD": PASSWORD}
+    env = {"SHUTDOWNCTL_USER": USER, "SHUTDOWNCTL_PASSWORD": PASSWORD}
     result = send(server.url, env=env)
     assert result.exit_code == CliExit.OK, result.output
     record = app.extensions["shutdown"].coordinator.record
@@ -147,7 +148,7 @@ def test_send_wrong_token_is_refused(make_app: AppFactory, serve: Serve) -> None
 def test_send_forbidden_role_is_refused(make_app: AppFactory, serve: Serve) -> None:
     app, _ = make_app(SHUTDOWN_ROLES={f"user:{USER}": ["status"]})
     server = serve(app)
-    env = {"FLASK_SHUTDOWN_PASSWORD": PASSWORD}
+    env = {"SHUTDOWNCTL_PASSWORD": PASSWORD}
     result = send(server.url, "--user", USER, env=env)
     assert result.exit_code == CliExit.REFUSED
     assert "HTTP 403" in result.output
@@ -221,12 +222,33 @@ def test_send_reports_hooks_when_the_stopped_report_was_read(
         raise OSError("disk full")
 
     servers.append(serve(app))
-    result = send(servers[0].url, "--token", TOKEN, "--interval", "0.05")
-    # The server stopped: that is what the exit code says. Its own exit
-    # code reports the failed hook.
+    url = servers[0].url
+    result = send(url, "--token", TOKEN, "--interval", "0.05")
+    # The server stopped, but not cleanly: the exit code says so.
+    assert result.exit_code == CliExit.UNCLEAN == 6, result.output
+    lines = result.output.splitlines()
+    assert f"{url}: drained: every request finished" in lines
+    assert re.search(
+        rf"^{url}: hook \S*<lambda>: ok \([\d.]+ ms\)$", result.output, re.M
+    )
+    assert re.search(
+        rf"^{url}: hook \S*broken: error \([\d.]+ ms\): OSError: disk full$",
+        result.output,
+        re.M,
+    )
+    # A callable strategy: the process exit code is not the shutdown's.
+    assert lines[-1] == (
+        f"{url}: stopped, exit code 1 (HOOK_FAILED); callable does not pass it"
+        " on as its process exit code"
+    )
+
+    # --ignore-failures: the same outcome is printed, and the exit code is 0.
+    app, shutdown = make_app(SHUTDOWN_STRATEGY=stop_later)
+    shutdown.teardown(broken)
+    servers[0] = serve(app)
+    result = send(servers[0].url, "--token", TOKEN, "--ignore-failures")
     assert result.exit_code == CliExit.OK, result.output
-    text = f"{servers[0].url}: stopped (2 hook(s) run, 1 failed, exit code 1)"
-    assert text in result.output
+    assert "exit code 1 (HOOK_FAILED)" in result.output
 
 
 def test_port_open_for_unresolvable_host() -> None:
@@ -275,8 +297,8 @@ def test_send_rolling(make_app: AppFactory, serve: Serve) -> None:
     for server in servers:
         server.join(5)
         assert server.stopped
-    # The final line of each server, in order: "URL: stopped (...)".
-    stopped = re.findall(r"^(\S+): stopped(?: \(|$)", result.output, re.M)
+    # The final line of each server, in order.
+    stopped = re.findall(r"^(\S+): stopped, exit code 0 \(OK\)$", result.output, re.M)
     assert stopped == [s.url for s in servers]
 
 
@@ -320,20 +342,20 @@ def test_send_terminal_progress(
     # The progress line is rewritten in place, then cleared.
     assert "\r\x1b[K" in result.output
     assert "draining, " in result.output
-    assert result.output.endswith(f"\r\x1b[K{server.url}: stopped\n")
+    assert result.output.endswith(f"\r\x1b[K{server.url}: stopped, exit code 0 (OK)\n")
 
 
 def test_send_needs_credentials() -> None:
     result = send("http://127.0.0.1:5000")
     assert result.exit_code == 2
-    assert "FLASK_SHUTDOWN_TOKEN" in result.output
+    assert "SHUTDOWNCTL_TOKEN" in result.output
 
 
 @pytest.mark.parametrize(
     ("args", "env"),
     [
         (["--token", TOKEN, "--user", USER], {}),
-        ([], {"FLASK_SHUTDOWN_TOKEN": TOKEN, "FLASK_SHUTDOWN_USER": USER}),
+        ([], {"SHUTDOWNCTL_TOKEN": TOKEN, "SHUTDOWNCTL_USER": USER}),
     ],
 )
 def test_send_token_and_user_conflict(args: list[str], env: dict[str, str]) -> None:
@@ -351,12 +373,12 @@ def test_send_option_wins_over_environment(
     # The other credential is exported, and wrong: the option is used.
     if option == "--user":
         args = ["--user", USER]
-        env = {"FLASK_SHUTDOWN_TOKEN": "exported-but-wrong-0123456789"}
+        env = {"SHUTDOWNCTL_TOKEN": "exported-but-wrong-0123456789"}
     else:
         args = ["--token", TOKEN]
-        env = {"FLASK_SHUTDOWN_USER": "nobody"}
+        env = {"SHUTDOWNCTL_USER": "nobody"}
 
-    env["FLASK_SHUTDOWN_PASSWORD"] = PASSWORD
+    env["SHUTDOWNCTL_PASSWORD"] = PASSWORD
     result = send(server.url, *args, env=env)
     assert result.exit_code == CliExit.OK, result.output
     record = app.extensions["shutdown"].coordinator.record
@@ -398,7 +420,7 @@ def test_send_through_flask_without_app(make_app: AppFactory, serve: Serve) -> N
 
     server = serve(make_app()[0])
     result = CliRunner().invoke(
-        cli, ["shutdown", "send", server.url], env={"FLASK_SHUTDOWN_TOKEN": TOKEN}
+        cli, ["shutdown", "send", server.url], env={"SHUTDOWNCTL_TOKEN": TOKEN}
     )
     assert result.exit_code == CliExit.OK, result.output
     server.join(5)
@@ -436,4 +458,5 @@ def test_send_response_cut_short_by_an_exiting_server() -> None:
     thread.join(10)
     assert result.exit_code == CliExit.OK, result.output
     assert "Traceback" not in result.output
-    assert result.output.endswith(f"http://127.0.0.1:{port}: stopped\n")
+    # Gone before any report of its hooks was read: said so, not guessed.
+    assert f"http://127.0.0.1:{port}: stopped; outcome unknown" in result.output

@@ -56,7 +56,7 @@ def test_send_without_an_app(
         "--reason",
         "subprocess",
         cwd=tmp_path,
-        env={"FLASK_SHUTDOWN_TOKEN": TOKEN},
+        env={"SHUTDOWNCTL_TOKEN": TOKEN},
     )
     assert rv.returncode == CliExit.OK, rv.stdout + rv.stderr
     assert f"{server.url}: stopped" in rv.stdout
@@ -77,7 +77,7 @@ def test_status_unreachable(tmp_path: Path) -> None:
         "status",
         f"http://127.0.0.1:{port}",
         cwd=tmp_path,
-        env={"FLASK_SHUTDOWN_TOKEN": TOKEN},
+        env={"SHUTDOWNCTL_TOKEN": TOKEN},
     )
     assert rv.returncode == CliExit.UNREACHABLE
     assert "unreachable" in rv.stderr
@@ -120,7 +120,7 @@ def test_token_for_the_app(make_app: AppFactory, serve: Serve, tmp_path: Path) -
         "send",
         server.url,
         cwd=tmp_path,
-        env={"FLASK_SHUTDOWN_TOKEN": token},
+        env={"SHUTDOWNCTL_TOKEN": token},
     )
     assert rv.returncode == CliExit.OK, rv.stdout + rv.stderr
     server.join(5)

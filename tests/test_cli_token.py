@@ -21,6 +21,7 @@ from .conftest import SECRET_KEY
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TOKEN", "USER", "PASSWORD"):
+        monkeypatch.delenv(f"SHUTDOWNCTL_{name}", raising=False)
         monkeypatch.delenv(f"FLASK_SHUTDOWN_{name}", raising=False)
 
     # FlaskGroup sets this in os.environ, where it would turn app.run()
@@ -133,13 +134,19 @@ def test_hash_password_prompts_on_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
     result = (
         Flask("plain")
         .test_cli_runner()
-        .invoke(shutdown_command, ["hash-password"], input="pw one\npw one\n")
+        .invoke(
+            shutdown_command,
+            ["hash-password"],
+            input="pw one two three\npw one two three\n",
+        )
     )
     assert result.exit_code == 0, result.output
     assert "Password" in result.output
     # hide_input: the password is not echoed.
     assert "pw one" not in result.output
-    assert check_password_hash(result.output.strip().splitlines()[-1], "pw one")
+    assert check_password_hash(
+        result.output.strip().splitlines()[-1], "pw one two three"
+    )
 
 
 def test_hash_password_confirmation_mismatch(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,3 +170,15 @@ def test_hash_password_empty() -> None:
     )
     assert result.exit_code == 1
     assert "empty" in result.output
+
+
+def test_hash_password_too_short() -> None:
+    result = (
+        Flask("plain")
+        .test_cli_runner()
+        .invoke(shutdown_command, ["hash-password"], input="x\n")
+    )
+    assert result.exit_code == 1
+    assert "shorter than 12 characters" in result.output
+    assert "guessing" in result.output
+    assert "$" not in result.output

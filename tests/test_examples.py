@@ -108,9 +108,7 @@ def test_token_app_and_cli(tmp_path: Path) -> None:
     proc, url = start("token_app.py", tmp_path, SHUTDOWN_TOKEN=TOKEN)
 
     with proc:
-        rv = run(
-            [str(BIN / "flask"), "shutdown", "send", url], FLASK_SHUTDOWN_TOKEN=TOKEN
-        )
+        rv = run([str(BIN / "flask"), "shutdown", "send", url], SHUTDOWNCTL_TOKEN=TOKEN)
         assert rv.returncode == 0, rv.stdout + rv.stderr
         assert proc.wait_exit() == 0
         assert "closing the connection pool" in proc.output()
@@ -164,8 +162,8 @@ def test_basic_app_and_cli_with_hashed_password(tmp_path: Path) -> None:
     with proc:
         rv = run(
             [str(BIN / "flask"), "shutdown", "send", url],
-            FLASK_SHUTDOWN_USER="admin",
-            FLASK_SHUTDOWN_PASSWORD=password,
+            SHUTDOWNCTL_USER="admin",
+            SHUTDOWNCTL_PASSWORD=password,
         )
         assert rv.returncode == 0, rv.stdout + rv.stderr
         assert proc.wait_exit() == 0
@@ -184,7 +182,7 @@ def test_factory_app_and_cli_token(tmp_path: Path) -> None:
         assert token.returncode == 0, token.stderr
         rv = run(
             [str(BIN / "flask"), "shutdown", "send", url, "--reason", "deploy"],
-            FLASK_SHUTDOWN_TOKEN=token.stdout.strip(),
+            SHUTDOWNCTL_TOKEN=token.stdout.strip(),
         )
         assert rv.returncode == 0, rv.stdout + rv.stderr
         assert proc.wait_exit() == 0

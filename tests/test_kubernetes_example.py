@@ -45,7 +45,8 @@ def test_settings_are_real_config_keys(container: dict[str, t.Any]) -> None:
 def test_probe_and_grace_period(container: dict[str, t.Any]) -> None:
     port = container["ports"][0]["containerPort"]
     probe = container["readinessProbe"]["httpGet"]
-    assert probe["path"] == DEFAULTS["SHUTDOWN_READY_PATH"]
+    # Readiness follows SHUTDOWN_PATH by default.
+    assert probe["path"] == DEFAULTS["SHUTDOWN_PATH"] + "/ready"
     assert probe["port"] == port
     settings = env(container)
     delay = float(settings["FLASK_SHUTDOWN_DRAIN_DELAY"])

@@ -49,5 +49,5 @@ def test_ready_path_configurable_and_unauthenticated(make_app: AppFactory) -> No
 
 
 def test_ready_path_can_be_disabled(make_app: AppFactory) -> None:
-    app, _ = make_app(SHUTDOWN_READY_PATH=None)
+    app, _ = make_app(SHUTDOWN_READY_PATH=False)
     assert app.test_client().get("/shutdown/ready").status_code == 404

@@ -9,6 +9,7 @@ them, they call the servers, and they know nothing of the extension.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 import typing as t
 
@@ -28,6 +29,10 @@ class StopContext:
     #: connections, unsent responses) must give up: the stop starts with
     #: ``SHUTDOWN_DRAIN_TIMEOUT`` to spend.
     deadline: float
+    #: Set once the sequence has recorded the stop, logged it and told
+    #: the observers: a process that ends right after the stop waits for
+    #: it, so that none of that is lost.
+    finished: threading.Event = dataclasses.field(default_factory=threading.Event)
 
     def remaining(self) -> float:
         """Seconds left until :attr:`deadline`, never below zero."""
@@ -54,6 +59,17 @@ class ServerAdapter:
     #: Whether ``SHUTDOWN_DRAIN_DELAY`` applies: it gives load balancers
     #: time to notice readiness, so it is pointless where none can exist.
     drain_delay: t.ClassVar[bool] = True
+
+    #: Whether whoever runs the server learns the shutdown's exit code
+    #: (:class:`~flask_shutdown.ExitCode`) from it: as the exit code of the
+    #: server process (``flask run``, waitress), as the return value of
+    #: :func:`~flask_shutdown.serve` or the record returned by
+    #: :meth:`ServerThread.shutdown() <flask_shutdown.ServerThread.shutdown>`,
+    #: or in the test client's answer. Servers whose master process
+    #: chooses its own exit code (gunicorn's arbiter, uWSGI's master) leave
+    #: this off; the status report and ``flask shutdown send`` carry the
+    #: code instead, and the log line does not claim it.
+    carries_exit_code: t.ClassVar[bool] = False
 
     #: Why an explicitly configured adapter does not apply, for the error
     #: raised by :meth:`create` when :meth:`detect` finds nothing.

@@ -41,6 +41,8 @@ class TestClientAdapter(ServerAdapter):
     inline = True
     before_response = True
     drain_delay = False
+    #: The answer to the shutdown request holds the exit code.
+    carries_exit_code = True
     not_detected = "this request was not made with Werkzeug's test client."
 
     @classmethod

@@ -30,6 +30,10 @@ class ThreadAdapter(ServerAdapter):
     """
 
     name = "thread"
+    #: :func:`~flask_shutdown.serve` returns the code and
+    #: :meth:`ServerThread.shutdown() <flask_shutdown.ServerThread.shutdown>`
+    #: returns the record holding it.
+    carries_exit_code = True
     not_detected = "this request was not served by a flask_shutdown.ServerThread."
 
     def __init__(

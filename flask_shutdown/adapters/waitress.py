@@ -14,8 +14,9 @@ right after the app's iterator has ended cuts such a response short. So
 the stop waits, bounded by ``SHUTDOWN_DRAIN_TIMEOUT``, until no channel
 has a request queued or running and no byte is left to send, then asks
 the main loop to close everything, where the same check is made again
-without racing the loop. ``serve()`` returns normally and
-``waitress-serve`` exits 0.
+without racing the loop. ``serve()`` returns normally, and the process
+then ends with the shutdown's exit code (see :mod:`._exit`):
+``waitress-serve`` itself would exit 0.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import threading
 import time
 import typing as t
 
+from ._exit import exit_with
 from .base import ServerAdapter
 
 if t.TYPE_CHECKING:
@@ -41,6 +43,7 @@ class WaitressAdapter(ServerAdapter):
     """Stops the waitress server that served the shutdown request."""
 
     name = "waitress"
+    carries_exit_code = True
     not_detected = "this request was not served by waitress."
 
     def __init__(self, server: t.Any) -> None:
@@ -62,6 +65,8 @@ class WaitressAdapter(ServerAdapter):
 
     def stop(self, context: StopContext) -> None:
         deadline = context.deadline
+        # Before the loop can return and let the process end.
+        exit_with(int(context.record.exit_code), context.finished)
 
         while True:
             while not self.idle() and time.monotonic() < deadline:

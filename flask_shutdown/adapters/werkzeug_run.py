@@ -21,6 +21,14 @@ stop goes through the signals Werkzeug already handles gracefully:
 The drain and the hooks have already run when the stop starts, and the
 request threads of the threaded server are daemon threads, so nothing
 else waits for them.
+
+Each of these ends the process with 0, so before it is set off, the
+shutdown's exit code is registered to end the process with (see
+:mod:`._exit`). Under the reloader the serving process exits with it,
+and the reloader's parent, which exits with its child's code, passes it
+on. (Exit code 3 would make the parent restart the child; that is
+:attr:`~flask_shutdown.ExitCode.FORCED`, which only
+:func:`~flask_shutdown.serve` produces.)
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import signal
 import typing as t
 
 from ..server import SERVER_THREAD_KEY
+from ._exit import exit_with
 from .base import ServerAdapter
 
 if t.TYPE_CHECKING:
@@ -46,6 +55,7 @@ class WerkzeugAdapter(ServerAdapter):
     """Stops ``flask run`` / ``app.run()`` on Werkzeug >= 2.1."""
 
     name = "werkzeug"
+    carries_exit_code = True
     not_detected = "this request was not served by 'flask run' or 'app.run()'."
 
     def __init__(self, address: t.Any = None) -> None:
@@ -78,14 +88,19 @@ class WerkzeugAdapter(ServerAdapter):
 
     def stop(self, context: StopContext) -> None:
         pid = os.getpid()
+        # Registered before the stop is set off: the main thread may reach
+        # the end of the process before this thread runs again.
+        code = int(context.record.exit_code)
 
         if os.environ.get("WERKZEUG_RUN_MAIN") == "true":
             logger.info("Sending SIGTERM to the reloader's serving process %d.", pid)
+            exit_with(code, context.finished)
             os.kill(pid, signal.SIGTERM)
             return
 
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             logger.info("Sending SIGINT to process %d.", pid)
+            exit_with(code, context.finished)
             os.kill(pid, signal.SIGINT)
             return
 
@@ -105,6 +120,8 @@ class WerkzeugAdapter(ServerAdapter):
                 " found to stop. Set SHUTDOWN_STRATEGY to 'signal' or to a"
                 " callable that stops the server."
             )
+
+        exit_with(code, context.finished)
 
         for server in found:
             # Blocks until that server's loop has returned; this runs in the
