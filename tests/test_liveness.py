@@ -58,7 +58,7 @@ def test_liveness_and_exempt_paths_answer_through_the_drain(
 
 
 def test_liveness_can_be_turned_off(make_app: AppFactory) -> None:
-    app, _ = make_app(SHUTDOWN_LIVE_PATH=None)
+    app, _ = make_app(SHUTDOWN_LIVE_PATH=False)
     assert app.test_client().get("/shutdown/live").status_code == 404
 
 
