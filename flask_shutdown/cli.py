@@ -30,6 +30,7 @@ import urllib.parse
 import click
 from flask.cli import AppGroup
 
+from . import runtime
 from .client import Connection
 from .client import port_open
 from .client import request
@@ -1085,6 +1086,137 @@ def send_command(
                     )
 
                 break
+
+    sys.exit(int(max(codes)))
+
+
+# -- list and stop: local servers found through their runtime files ----------
+
+
+def _local_servers() -> list[dict[str, t.Any]]:
+    try:
+        return runtime.read_all()
+    except OSError as e:
+        raise click.ClickException(_clean(e)) from None
+
+
+@shutdown_command.command("list", with_appcontext=False)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the servers as JSON, tokens aside."
+)
+def list_command(as_json: bool) -> None:
+    """List the local servers that 'flask shutdown stop' can stop.
+
+    They are found through the runtime files that serve() and ServerThread
+    write while they run (SHUTDOWN_RUNTIME_FILE), in this user's runtime
+    directory; files of servers that have gone are removed.
+    """
+    servers = _local_servers()
+    public = [{k: v for k, v in s.items() if k != "token"} for s in servers]
+
+    if as_json:
+        click.echo(json.dumps(public, indent=2))
+        return
+
+    if not servers:
+        click.echo("No local server runs.")
+        return
+
+    rows = [("PID", "URL", "APP", "STARTED")]
+    rows += [
+        (
+            str(s.get("pid")),
+            _clean(s.get("url")) + _clean(s.get("path")),
+            _clean(s.get("name")),
+            _clean(s.get("started"))[:19].replace("T", " "),
+        )
+        for s in servers
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[3])
+
+
+@shutdown_command.command("stop", with_appcontext=False)
+@click.argument("which", metavar="[PORT|APP|URL]", required=False)
+@click.option("--all", "stop_all", is_flag=True, help="Stop every local server.")
+@click.option("--reason", default="flask shutdown stop", help="Recorded by the server.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for each server to stop.",
+)
+@click.option(
+    "--ignore-failures",
+    is_flag=True,
+    help="Exit 0 when the servers stopped even if a hook failed or a drain timed out.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document per server."
+)
+def stop_command(
+    which: str | None,
+    stop_all: bool,
+    reason: str,
+    timeout: float,
+    ignore_failures: bool,
+    as_json: bool,
+) -> None:
+    """Stop local servers gracefully, with no URL or token typed.
+
+    Name the server by its port, its app's import name or its URL, or
+    stop them all with --all; with a single server running, no name is
+    needed. Each one is stopped and followed as 'send' does, with the token
+    its runtime file holds, and the exit codes are those of 'send'.
+    """
+    servers = _local_servers()
+
+    if stop_all:
+        chosen = servers
+    elif which is None:
+        if len(servers) != 1:
+            raise UsageProblem(
+                f"{len(servers)} local servers run; name one (its port, app or"
+                " URL, see 'flask shutdown list') or pass --all."
+            )
+
+        chosen = servers
+    else:
+        chosen = [
+            s
+            for s in servers
+            if which in (str(s.get("url", "")).rsplit(":", 1)[-1], s.get("name"))
+            or str(s.get("url", "")).rstrip("/") == which.rstrip("/")
+        ]
+
+    if not chosen:
+        raise UsageProblem(
+            "No local server matches"
+            + (f" {_clean(which)!r}" if which else "")
+            + "; 'flask shutdown list' shows them."
+        )
+
+    reporter = _Reporter(live=_stdout_is_tty(), as_json=as_json)
+    codes = []
+
+    for server in chosen:
+        url = str(server["url"]) + str(server["path"])
+        follow = _send_one(
+            url,
+            f"Bearer {server['token']}",
+            reason,
+            True,
+            timeout,
+            0.2,
+            ignore_failures,
+            reporter,
+        )
+        reporter.document(follow.document())
+        codes.append(follow.code)
 
     sys.exit(int(max(codes)))
 

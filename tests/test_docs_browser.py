@@ -34,6 +34,7 @@ PAGES = [
     "servers/gunicorn.html",
     "servers/waitress.html",
     "servers/uwsgi.html",
+    "local.html",
     "deploy/workers.html",
     "deploy/kubernetes.html",
     "deploy/nginx.html",
