@@ -37,6 +37,8 @@ PAGES = [
     "local.html",
     "deploy/workers.html",
     "deploy/kubernetes.html",
+    "deploy/docker.html",
+    "deploy/systemd.html",
     "deploy/nginx.html",
     "testing.html",
     "cli.html",
