@@ -7,6 +7,7 @@ import concurrent.futures
 import re
 import time
 import typing as t
+from pathlib import Path
 
 import requests
 from flask import Flask
@@ -15,6 +16,10 @@ from prometheus_client import generate_latest
 
 from flask_shutdown import Shutdown
 
+from ._proc import Proc
+from ._proc import ROOT
+from ._servers import tool
+from ._servers import wait_ready
 from .conftest import TOKEN
 
 
@@ -117,3 +122,47 @@ def test_metrics_can_be_turned_off() -> None:
     Shutdown(app)
     text = generate_latest().decode()
     assert 'app="no_metrics_app"' not in text
+
+
+def test_gunicorn_workers_in_multiprocess_mode(tmp_path: Path) -> None:
+    """Scraped from any worker, the series add up over all of them."""
+    prom_dir = tmp_path / "prom"
+    prom_dir.mkdir()
+    args = [tool("gunicorn"), "-b", "127.0.0.1:0", "-w", "2", "--no-control-socket"]
+    args += ["tests.apps.metrics_app:app"]
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(prom_dir)}
+
+    with Proc(args, tmp_path / "server.log", env=env, cwd=ROOT) as proc:
+        url = proc.wait_for_output(r"Listening at: (http://127\.0\.0\.1:\d+)").group(1)
+        proc.wait_for_output(r"(?s)(Booting worker with pid: \d+.*){2}")
+        wait_ready(proc, f"{url}/shutdown/ready")
+        close = {"Connection": "close"}
+
+        # Six refused attempts, spread over the workers by the kernel.
+        for i in range(6):
+            requests.post(
+                f"{url}/shutdown",
+                headers={"Authorization": f"Bearer wrong-{i}", **close},
+                timeout=10,
+            )
+
+        text = requests.get(f"{url}/metrics", headers=close, timeout=10).text
+        mine = {"app": "multiprocess_app"}
+        refused = sample(
+            text, "flask_shutdown_refusals_total", **mine, reason="bad_token"
+        )
+        locked = sample(
+            text, "flask_shutdown_refusals_total", **mine, reason="too_many_attempts"
+        )
+        assert (refused or 0) + (locked or 0) == 6
+
+        rv = requests.post(
+            f"{url}/shutdown",
+            headers={"Authorization": f"Bearer {TOKEN}", **close},
+            timeout=10,
+        )
+        assert rv.status_code == 202
+        # During the drain delay: the phase, aggregated with "max".
+        text = requests.get(f"{url}/metrics", headers=close, timeout=10).text
+        assert sample(text, "flask_shutdown_phase", **mine, phase="draining") == 1
+        assert proc.wait_exit(60) == 0
