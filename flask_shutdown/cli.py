@@ -970,6 +970,25 @@ _ALLOW_HTTP_OPTION = click.option(
 )
 
 
+_TIMEOUT_OPTION = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for each server to stop.",
+)
+_IGNORE_FAILURES_OPTION = click.option(
+    "--ignore-failures",
+    is_flag=True,
+    help="Exit 0 when the servers stopped even if a hook failed or a drain"
+    " timed out (they are still printed).",
+)
+_JSON_DOCUMENTS_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document per server."
+)
+
+
 @shutdown_command.command("send", with_appcontext=False)
 @click.argument("urls", metavar="URL...", nargs=-1, required=True)
 @_TOKEN_OPTION
@@ -981,14 +1000,7 @@ _ALLOW_HTTP_OPTION = click.option(
     show_default=True,
     help="Follow each shutdown until the server is gone.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for each server to stop.",
-)
+@_TIMEOUT_OPTION
 @click.option(
     "--interval",
     type=click.FloatRange(min=0, min_open=True),
@@ -1002,15 +1014,8 @@ _ALLOW_HTTP_OPTION = click.option(
     is_flag=True,
     help="Stop every server at once instead of one after the other.",
 )
-@click.option(
-    "--ignore-failures",
-    is_flag=True,
-    help="Exit 0 when the servers stopped even if a hook failed or a drain"
-    " timed out (they are still printed).",
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON document per server."
-)
+@_IGNORE_FAILURES_OPTION
+@_JSON_DOCUMENTS_OPTION
 @_ALLOW_HTTP_OPTION
 def send_command(
     urls: tuple[str, ...],
@@ -1142,22 +1147,9 @@ def list_command(as_json: bool) -> None:
 @click.argument("which", metavar="[PORT|APP|URL]", required=False)
 @click.option("--all", "stop_all", is_flag=True, help="Stop every local server.")
 @click.option("--reason", default="flask shutdown stop", help="Recorded by the server.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for each server to stop.",
-)
-@click.option(
-    "--ignore-failures",
-    is_flag=True,
-    help="Exit 0 when the servers stopped even if a hook failed or a drain timed out.",
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON document per server."
-)
+@_TIMEOUT_OPTION
+@_IGNORE_FAILURES_OPTION
+@_JSON_DOCUMENTS_OPTION
 def stop_command(
     which: str | None,
     stop_all: bool,
