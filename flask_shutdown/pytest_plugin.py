@@ -90,8 +90,12 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _scope(fixture_name: str, config: pytest.Config) -> str:
-    return str(config.getini(SCOPE_OPTION))
+_ScopeName = t.Literal["session", "package", "module", "class", "function"]
+
+
+def _scope(fixture_name: str, config: pytest.Config) -> _ScopeName:
+    # pytest checks the name itself; its stubs want the literal type.
+    return t.cast(_ScopeName, str(config.getini(SCOPE_OPTION)))
 
 
 def _stop(server: ServerThread) -> ShutdownRecord | None:
