@@ -35,7 +35,12 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     ),
     "bad_body": (
         400,
-        "The body is not a JSON object with at most a reason, or was cut short.",
+        "The body is not a JSON object with at most a reason.",
+    ),
+    "bad_framing": (
+        400,
+        "The Content-Length or Transfer-Encoding is malformed or conflicting,"
+        " or the body is shorter than it says.",
     ),
     "bad_json": (
         400,

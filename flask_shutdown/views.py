@@ -15,12 +15,12 @@ from __future__ import annotations
 import collections.abc as cabc
 import dataclasses
 import json
+import re
 import typing as t
 
 from flask import Blueprint
 from flask import jsonify
 from flask import request
-from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import Rule
 
@@ -34,6 +34,7 @@ from .refusals import REALM
 from .refusals import ShutdownRefused
 
 if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
     from flask import Flask
     from flask import Response
 
@@ -151,6 +152,7 @@ def _checked(
             headers={"Allow": ", ".join(methods)},
         )
 
+    _check_framing(request.environ)
     header = request.headers.get("Authorization")
 
     if header is not None and len(header) > MAX_AUTHORIZATION_LENGTH:
@@ -178,6 +180,45 @@ def _checked(
         guard.lockout.finish(attempt, failed=failed)
 
     return outcome
+
+
+def _check_framing(environ: WSGIEnvironment) -> None:
+    """Refuse a malformed or conflicting ``Content-Length`` or
+    ``Transfer-Encoding``, before anything else is read.
+
+    gunicorn and waitress refuse these themselves; Werkzeug's server and
+    uWSGI pass them on, and Werkzeug reads a ``Content-Length`` it cannot
+    parse as ``0``: a body of any length would then be ignored and the
+    request executed. The body itself is checked against its length when
+    it is read.
+
+    :raises ShutdownRefused: ``400 bad_framing``.
+    """
+    length = environ.get("CONTENT_LENGTH")
+    encoding = environ.get("HTTP_TRANSFER_ENCODING")
+
+    if length is not None and length.strip(" \t") != "":
+        if not _DIGITS.fullmatch(length.strip(" \t")):
+            raise _bad_framing("The Content-Length header is not a number of bytes.")
+
+        if encoding is not None:
+            raise _bad_framing(
+                "Send either Content-Length or Transfer-Encoding, not both."
+            )
+
+    if encoding is not None and not environ.get("wsgi.input_terminated"):
+        # The server passed a chunked body on undecoded (uWSGI's
+        # --http-socket): Werkzeug would read it as empty.
+        raise _bad_framing(
+            "This server does not decode Transfer-Encoding; send Content-Length."
+        )
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _bad_framing(message: str) -> ShutdownRefused:
+    return ShutdownRefused("bad_framing", message)
 
 
 def _audit(
@@ -314,8 +355,10 @@ def _read_reason(max_body: int) -> str:
     except RequestEntityTooLarge:
         # MAX_CONTENT_LENGTH of the app is lower than SHUTDOWN_MAX_BODY.
         raise _too_large(max_body) from None
-    except (HTTPException, OSError, ValueError):
-        # The client went away mid-body, or sent a broken chunked body.
+    except Exception:
+        # The client went away mid-body, or sent a broken chunked body:
+        # each server raises its own exception (gunicorn's do not derive
+        # from OSError or ValueError).
         raise _incomplete() from None
 
     if len(data) > max_body:
@@ -377,7 +420,10 @@ def _read_at_most(size: int) -> bytes:
 
 
 def _incomplete() -> ShutdownRefused:
-    return ShutdownRefused("bad_body", "The body could not be read in full.")
+    return _bad_framing(
+        "The body could not be read in full: it is shorter than its"
+        " Content-Length, or its chunked encoding is broken."
+    )
 
 
 def _too_large(max_body: int) -> ShutdownRefused:
