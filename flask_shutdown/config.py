@@ -8,13 +8,16 @@ import collections.abc as cabc
 import copy
 import dataclasses
 import ipaddress
+import math
+import re
 import typing as t
 
 from .adapters.registry import check_strategy
 from .adapters.registry import Strategy
 from .addresses import normalize_origin
+from .tokens import HOW_TO_MAKE_ONE
 from .tokens import MIN_SECRET_KEY_LENGTH
-from .tokens import PLACEHOLDER_KEYS
+from .tokens import weakness
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -61,6 +64,8 @@ ARGUMENT_KEYS: dict[str, str] = {
 
 _HASH_METHODS = ("scrypt", "pbkdf2")
 
+Network = t.Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
 
 @dataclasses.dataclass(frozen=True)
 class ShutdownConfig:
@@ -84,7 +89,7 @@ class ShutdownConfig:
     drain_delay: float
     hook_timeout: float
     strategy: Strategy
-    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    allowed_networks: tuple[Network, ...]
     lockout_attempts: int
     lockout_window: float
     max_body: int
@@ -139,8 +144,7 @@ class ShutdownConfig:
         _check_tokens(tokens, min_token_length)
         users = _read_mapping("SHUTDOWN_USERS", config["SHUTDOWN_USERS"])
         _check_users(users)
-        strategy = config["SHUTDOWN_STRATEGY"]
-        check_strategy(strategy)
+        strategy = _read_strategy(config["SHUTDOWN_STRATEGY"])
 
         return cls(
             tokens=tokens,
@@ -159,7 +163,7 @@ class ShutdownConfig:
             drain_delay=_read_number(config, "SHUTDOWN_DRAIN_DELAY", float),
             hook_timeout=_read_number(config, "SHUTDOWN_HOOK_TIMEOUT", float),
             strategy=strategy,
-            allowed_networks=_read_networks(config["SHUTDOWN_ALLOWED_NETWORKS"]),
+            allowed_networks=_read_networks(config, "SHUTDOWN_ALLOWED_NETWORKS"),
             lockout_attempts=_read_number(config, "SHUTDOWN_LOCKOUT_ATTEMPTS", int),
             lockout_window=_read_number(config, "SHUTDOWN_LOCKOUT_WINDOW", float),
             max_body=_read_number(config, "SHUTDOWN_MAX_BODY", int),
@@ -170,7 +174,8 @@ class ShutdownConfig:
 
 def _read_bool(config: cabc.Mapping[str, t.Any], key: str) -> bool:
     # bool("false") is True: a string that only looks like a boolean
-    # must not turn a credential on.
+    # must not turn a credential on. Strings are accepted (a value read
+    # from the environment), but only the usual spellings.
     value = config[key]
 
     if isinstance(value, bool):
@@ -182,7 +187,10 @@ def _read_bool(config: cabc.Mapping[str, t.Any], key: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in _FALSE:
         return False
 
-    raise RuntimeError(f"{key!r} must be True or False, not {value!r}.")
+    raise RuntimeError(
+        f"{key!r} must be True or False (or, as a string, one of"
+        f" {sorted(_TRUE | _FALSE)}), not {value!r}."
+    )
 
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -209,29 +217,39 @@ def _check_secret_key(key: t.Any, what: str) -> None:
     if not key:
         raise RuntimeError(
             f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is not set. Set it to a"
-            " long random value, such as the output of"
-            " 'python -c \"import secrets; print(secrets.token_hex())\"'."
+            f" long random value. {HOW_TO_MAKE_ONE}."
         )
 
-    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
-
-    if text.strip().lower() in PLACEHOLDER_KEYS or len(text) < MIN_SECRET_KEY_LENGTH:
+    if not isinstance(key, (str, bytes)):
         raise RuntimeError(
-            f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is a placeholder or"
-            f" shorter than {MIN_SECRET_KEY_LENGTH} characters, so anyone could"
-            " forge a shutdown token. Set it to a long random value."
+            f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is not a string or bytes."
+        )
+
+    why = weakness(key, MIN_SECRET_KEY_LENGTH)
+
+    if why is not None:
+        raise RuntimeError(
+            f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is too weak to sign"
+            f" shutdown tokens: {why}, so anyone could forge a token that stops"
+            f" the server. {HOW_TO_MAKE_ONE}."
         )
 
 
 def _check_tokens(tokens: dict[str, str], min_length: int) -> None:
     for name, secret in tokens.items():
-        if len(secret) < min_length:
-            raise RuntimeError(
-                f"The shutdown token named {name!r} in 'SHUTDOWN_TOKENS' is"
-                f" shorter than {min_length} characters (SHUTDOWN_MIN_TOKEN_LENGTH)."
-                " Use a long random value, such as the output of"
-                " 'python -c \"import secrets; print(secrets.token_urlsafe(32))\"'."
-            )
+        why = weakness(secret, min_length)
+
+        if why is None:
+            continue
+
+        if why.startswith("it is shorter"):
+            why += " (SHUTDOWN_MIN_TOKEN_LENGTH)"
+
+        raise RuntimeError(
+            f"The shutdown token named {name!r} in 'SHUTDOWN_TOKENS' is too"
+            f" weak: {why}. {HOW_TO_MAKE_ONE}, or use signed tokens"
+            " (SHUTDOWN_SIGNED_TOKENS and 'flask shutdown token')."
+        )
 
 
 def _check_users(users: dict[str, str]) -> None:
@@ -289,7 +307,18 @@ def _read_roles(value: t.Any) -> dict[str, frozenset[str]]:
     rv = {}
 
     for principal, roles in value.items():
-        roles = {roles} if isinstance(roles, str) else set(roles)
+        if isinstance(roles, str):
+            roles = {roles}
+        elif isinstance(roles, (list, tuple, set, frozenset)) and all(
+            isinstance(r, str) for r in roles
+        ):
+            roles = set(roles)
+        else:
+            raise RuntimeError(
+                f"'SHUTDOWN_ROLES' must give {principal!r} a list of roles, such"
+                f" as ['status'], not {roles!r}."
+            )
+
         unknown = roles - ALL_ROLES
 
         if unknown:
@@ -305,14 +334,51 @@ def _read_roles(value: t.Any) -> dict[str, frozenset[str]]:
 
 _N = t.TypeVar("_N", int, float)
 
+_INT = re.compile(r"[0-9]+")
 
-def _read_number(config: cabc.Mapping[str, t.Any], key: str, kind: type[_N]) -> _N:
+
+def _read_number(
+    config: cabc.Mapping[str, t.Any], key: str, kind: type[_N], *, minimum: _N = 0
+) -> _N:
+    """Read a whole number (``kind`` is ``int``) or a finite number of
+    seconds (``float``), of at least ``minimum``. A string is accepted
+    when it spells such a number (a value read from the environment);
+    ``True``, ``5.5`` for a whole number and ``nan`` are not.
+    """
     value = config[key]
+    number: int | float | None = None
 
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise RuntimeError(f"{key!r} must be a number of zero or more, not {value!r}.")
+    if isinstance(value, str):
+        text = value.strip()
 
-    return kind(value)
+        if kind is int and _INT.fullmatch(text):
+            number = int(text)
+        elif kind is float:
+            try:
+                number = float(text)
+            except ValueError:
+                pass
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and kind is float:
+        number = value
+
+    if number is None or not math.isfinite(number) or number < minimum:
+        what = "a whole number" if kind is int else "a number"
+        least = "zero" if minimum == 0 else minimum
+        raise RuntimeError(f"{key!r} must be {what} of {least} or more, not {value!r}.")
+
+    return kind(number)
+
+
+def _read_strategy(value: t.Any) -> Strategy:
+    if not (callable(value) or isinstance(value, str)):
+        raise RuntimeError(
+            f"'SHUTDOWN_STRATEGY' must be an adapter name or a callable, not {value!r}."
+        )
+
+    check_strategy(value)
+    return t.cast(Strategy, value)
 
 
 def _read_path(key: str, value: t.Any) -> str:
@@ -325,23 +391,42 @@ def _read_path(key: str, value: t.Any) -> str:
     return value.rstrip("/")
 
 
-def _read_networks(
-    value: t.Any,
-) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    if isinstance(value, str):
+def _read_networks(config: cabc.Mapping[str, t.Any], key: str) -> tuple[Network, ...]:
+    value = config[key]
+
+    if isinstance(value, (str, ipaddress.IPv4Network, ipaddress.IPv6Network)):
         value = [value]
 
-    try:
-        return tuple(ipaddress.ip_network(v, strict=False) for v in value)
-    except (TypeError, ValueError) as e:
-        raise RuntimeError(
-            f"'SHUTDOWN_ALLOWED_NETWORKS' must be a list of networks in CIDR"
-            f" notation, such as ['127.0.0.0/8', '::1/128']: {e}"
-        ) from None
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        value = [value]
+
+    rv = []
+
+    for network in value:
+        # ip_network() also takes an int or packed bytes, which are never
+        # what was meant.
+        if not isinstance(network, (str, ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            raise RuntimeError(
+                f"{key!r} must be a list of networks in CIDR notation, such as"
+                f" ['127.0.0.0/8', '::1/128'], not {network!r}."
+            )
+
+        try:
+            rv.append(ipaddress.ip_network(network, strict=False))
+        except ValueError as e:
+            raise RuntimeError(
+                f"{key!r} must be a list of networks in CIDR notation, such as"
+                f" ['127.0.0.0/8', '::1/128']: {e}"
+            ) from None
+
+    return tuple(rv)
 
 
 def _read_origins(value: t.Any) -> tuple[str, ...]:
     if isinstance(value, str):
+        value = [value]
+
+    if not isinstance(value, (list, tuple, set, frozenset)):
         value = [value]
 
     rv = []
