@@ -10,6 +10,15 @@ the method.
 
 The token scheme is the main one, so a request with no credentials gets
 ``WWW-Authenticate: Bearer ...``, which does not make browsers prompt.
+
+The lockout (:class:`~flask_shutdown.security.Lockout`) is consulted here,
+where the kind of credential is known. Tokens are compared first, cheaply
+and in constant time, so that a valid one is accepted even when others on
+the same address have used up its attempts; a wrong one is counted. A
+Basic password is counted before it is hashed, and at most
+``SHUTDOWN_MAX_CONCURRENT_HASHES`` hashes run at once. A request without
+credentials, or with a header that does not parse, guesses nothing and is
+not counted.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import collections.abc as cabc
 import dataclasses
 import hmac
+import threading
 import typing as t
 
 from flask import request
@@ -33,7 +43,12 @@ from .tokens import TokenError
 
 if t.TYPE_CHECKING:
     from .config import ShutdownConfig
+    from .security import Guard
     from .tokens import TokenSigner
+
+#: What a client is told to wait after a password check was refused
+#: because too many were running.
+HASH_RETRY_AFTER = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,11 +74,18 @@ class Authenticator:
 
     :param config: The app's resolved config.
     :param signer: Verifies signed tokens, or ``None`` when they are off.
+    :param guard: Keeps the lockout and knows each client's key.
     """
 
-    def __init__(self, config: ShutdownConfig, signer: TokenSigner | None) -> None:
+    def __init__(
+        self, config: ShutdownConfig, signer: TokenSigner | None, guard: Guard
+    ) -> None:
         self.config = config
         self.signer = signer
+        self.guard = guard
+        # Each scrypt hash takes 32 MiB for a moment (Werkzeug's default
+        # cost); without a cap, many concurrent guesses exhaust memory.
+        self._hashes = threading.BoundedSemaphore(config.max_concurrent_hashes)
         # A hash to check unknown user names against, so that a wrong user
         # name takes as long as a wrong password.
         self._dummy_hash = next(iter(config.users.values()), None)
@@ -127,6 +149,7 @@ class Authenticator:
             return self._principal(f"token:{match}", "token")
 
         if self.signer is None:
+            self._count_failure()
             raise ShutdownRefused.unauthorized(
                 "bad_token", "The bearer token is not valid."
             )
@@ -134,6 +157,7 @@ class Authenticator:
         try:
             signed = self.signer.verify(token)
         except TokenError as e:
+            self._count_failure()
             raise ShutdownRefused.unauthorized(
                 e.code,
                 str(e),
@@ -150,18 +174,30 @@ class Authenticator:
             )
 
         stored = self.config.users.get(username)
+        # Counted before the hash runs, so that a burst of concurrent
+        # guesses cannot get past the limit while the first ones hash.
+        lockout = self.guard.lockout
+        attempt = lockout.reserve(self.guard.client_key(request))
+        ok: bool | None = None
+
+        try:
+            # An unknown user name is checked against a real hash, so that
+            # it takes as long as a wrong password; it fails whatever the
+            # outcome.
+            checked = self._check_password(stored or self._dummy_hash, password)
+            ok = checked and stored is not None
+        finally:
+            # Refused before the hash ran (too many at once): not a failure.
+            lockout.finish(attempt, failed=ok is False)
 
         if stored is None:
-            if self._dummy_hash is not None:
-                check_password_hash(self._dummy_hash, password)
-
             # The claimed name is not logged: an unknown "user name" is
             # often a password typed into the wrong field.
             raise ShutdownRefused.unauthorized(
                 "unknown_user", _BAD_PASSWORD, scheme="Basic"
             )
 
-        if not check_password_hash(stored, password):
+        if not ok:
             raise ShutdownRefused.unauthorized(
                 "bad_password",
                 _BAD_PASSWORD,
@@ -170,6 +206,36 @@ class Authenticator:
             )
 
         return self._principal(f"user:{username}", "basic")
+
+    def _check_password(self, stored: str | None, password: str) -> bool:
+        """Hash ``password`` against ``stored``, if a hash may run now.
+
+        :raises ShutdownRefused: ``SHUTDOWN_MAX_CONCURRENT_HASHES`` hashes
+            are running: ``429`` at once, rather than queueing work that
+            holds memory and threads.
+        """
+        if stored is None:
+            return False
+
+        if not self._hashes.acquire(blocking=False):
+            raise ShutdownRefused.retry_after(
+                "too_many_concurrent",
+                "Too many password checks are running at once. Try again in a"
+                " moment, or use a bearer token. SHUTDOWN_MAX_CONCURRENT_HASHES"
+                " sets the limit.",
+                HASH_RETRY_AFTER,
+            )
+
+        try:
+            return check_password_hash(stored, password)
+        finally:
+            self._hashes.release()
+
+    def _count_failure(self) -> None:
+        """Count a wrong token; refuse with ``429`` instead of ``401`` once
+        the client, or every client, is locked out.
+        """
+        self.guard.lockout.fail(self.guard.client_key(request))
 
     def _error(self, status: int) -> t.NoReturn:
         # Reached only when no verify callback ran: Flask-HTTPAuth does not

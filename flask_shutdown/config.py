@@ -43,6 +43,10 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_LOCKOUT_WINDOW": 60.0,
     "SHUTDOWN_MAX_BODY": 4096,
     "SHUTDOWN_TRUSTED_ORIGINS": [],
+    "SHUTDOWN_LOCKOUT_GLOBAL_ATTEMPTS": 20,
+    "SHUTDOWN_LOCKOUT_SHARED_NETWORKS": ["127.0.0.0/8", "::1/128"],
+    "SHUTDOWN_MAX_CONCURRENT_HASHES": 2,
+    "SHUTDOWN_TRUSTED_HOSTS": None,
 }
 
 #: The two things a principal may be allowed to do. A principal with no
@@ -100,6 +104,17 @@ class ShutdownConfig:
     #: signs): ``[*SECRET_KEY_FALLBACKS, SECRET_KEY]``; empty when signed
     #: tokens are off.
     signing_keys: tuple[str | bytes, ...] = ()
+    #: Failed attempts allowed from all clients together per window;
+    #: ``0`` turns this budget off.
+    lockout_global_attempts: int = 20
+    #: Networks whose addresses the lockout counts as one client.
+    lockout_shared_networks: tuple[Network, ...] = ()
+    #: Password hashes that may run at once in the process.
+    max_concurrent_hashes: int = 2
+    #: Host names the endpoint may be addressed by, besides loopback names
+    #: and addresses: ``SHUTDOWN_TRUSTED_HOSTS``, else Flask's
+    #: ``TRUSTED_HOSTS``; ``None`` when neither is set.
+    trusted_hosts: tuple[str, ...] | None = None
 
     @property
     def status_path(self) -> str:
@@ -169,6 +184,16 @@ class ShutdownConfig:
             max_body=_read_number(config, "SHUTDOWN_MAX_BODY", int),
             trusted_origins=_read_origins(config["SHUTDOWN_TRUSTED_ORIGINS"]),
             signing_keys=_read_signing_keys(config) if signed_tokens else (),
+            lockout_global_attempts=_read_number(
+                config, "SHUTDOWN_LOCKOUT_GLOBAL_ATTEMPTS", int
+            ),
+            lockout_shared_networks=_read_networks(
+                config, "SHUTDOWN_LOCKOUT_SHARED_NETWORKS"
+            ),
+            max_concurrent_hashes=_read_number(
+                config, "SHUTDOWN_MAX_CONCURRENT_HASHES", int, minimum=1
+            ),
+            trusted_hosts=_read_trusted_hosts(config),
         )
 
 
@@ -418,6 +443,46 @@ def _read_networks(config: cabc.Mapping[str, t.Any], key: str) -> tuple[Network,
                 f"{key!r} must be a list of networks in CIDR notation, such as"
                 f" ['127.0.0.0/8', '::1/128']: {e}"
             ) from None
+
+    return tuple(rv)
+
+
+#: A host name or address as ``SHUTDOWN_TRUSTED_HOSTS`` lists it: a name
+#: (a leading dot matches every subdomain), an IPv4 address, or an IPv6
+#: address in brackets.
+_HOST = re.compile(r"\.?[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?|\[[0-9a-f:.]+\]")
+
+
+def _read_trusted_hosts(config: cabc.Mapping[str, t.Any]) -> tuple[str, ...] | None:
+    key = "SHUTDOWN_TRUSTED_HOSTS"
+    value = config[key]
+
+    if value is None:
+        # Flask's own list, where the app sets one.
+        key = "TRUSTED_HOSTS"
+        value = config.get(key)
+
+        if value is None:
+            return None
+
+    if isinstance(value, str):
+        value = [value]
+
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        value = [value]
+
+    rv = []
+
+    for host in value:
+        name = host.strip().lower() if isinstance(host, str) else None
+
+        if name is None or not _HOST.fullmatch(name):
+            raise RuntimeError(
+                f"{key!r} must be a list of host names, such as"
+                f" ['shutdown.example.com', '.internal.example'], not {host!r}."
+            )
+
+        rv.append(name.rstrip("."))
 
     return tuple(rv)
 

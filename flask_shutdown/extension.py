@@ -70,8 +70,8 @@ class AppState:
         #: Signs and verifies tokens, or ``None`` when signed tokens are off.
         self.signer = TokenSigner(config.signing_keys) if config.signed_tokens else None
 
-        self.auth = Authenticator(config, self.signer)
         self.guard = Guard(config)
+        self.auth = Authenticator(config, self.signer, self.guard)
         #: The :class:`ServerThread` serving the app, if any; triggers that
         #: come from code or signals stop it.
         self.server_thread: ServerThread | None = None

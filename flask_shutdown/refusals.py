@@ -50,6 +50,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         400,
         "The reason is not a string of at most 500 characters.",
     ),
+    "untrusted_host": (
+        400,
+        "The Host header names a host the endpoint is not served under"
+        " (SHUTDOWN_TRUSTED_HOSTS).",
+    ),
     "unauthorized": (
         401,
         "Missing or invalid credentials; the message says which.",
@@ -85,6 +90,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "too_many_attempts": (
         429,
         "Too many failed attempts; retry after Retry-After seconds.",
+    ),
+    "too_many_concurrent": (
+        429,
+        "Too many password checks at once (SHUTDOWN_MAX_CONCURRENT_HASHES);"
+        " retry after Retry-After seconds.",
     ),
     "strategy_unavailable": (
         501,

@@ -143,6 +143,9 @@ def _checked(
 ) -> _Outcome:
     guard = state.guard
     guard.check_network(request)
+    # Before anything is counted: a page under a rebinding name must not
+    # be able to lock anyone out.
+    guard.check_host(request)
     guard.check_cross_site(request)
 
     if request.method not in methods:
@@ -162,24 +165,10 @@ def _checked(
             f" {MAX_AUTHORIZATION_LENGTH} characters.",
         )
 
-    # Counted before the credentials are checked, so that a burst of
-    # concurrent guesses cannot get past the limit while the password hash
-    # of the first ones runs.
-    attempt = guard.lockout.reserve(guard.client_key(request))
-    failed = True
-
-    try:
-        state.auth.check_header()
-        outcome = view()
-        failed = False
-    except ShutdownRefused as e:
-        failed = e.code == 401
-        raise
-    finally:
-        # A failure stays counted for the window; a success counts no more.
-        guard.lockout.finish(attempt, failed=failed)
-
-    return outcome
+    # The lockout is consulted inside the authentication, which knows the
+    # kind of credential: see the auth module.
+    state.auth.check_header()
+    return view()
 
 
 def _check_framing(environ: WSGIEnvironment) -> None:

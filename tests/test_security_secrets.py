@@ -133,6 +133,9 @@ TYPED: list[tuple[str, t.Any, t.Any]] = [
     ("SHUTDOWN_LOCKOUT_ATTEMPTS", "five", None),
     ("SHUTDOWN_LOCKOUT_ATTEMPTS", -1, None),
     ("SHUTDOWN_LOCKOUT_ATTEMPTS", True, None),
+    ("SHUTDOWN_LOCKOUT_GLOBAL_ATTEMPTS", "0", 0),
+    ("SHUTDOWN_MAX_CONCURRENT_HASHES", 0, None),
+    ("SHUTDOWN_MAX_CONCURRENT_HASHES", "3", 3),
     ("SHUTDOWN_DRAIN_TIMEOUT", "2.5", 2.5),
     ("SHUTDOWN_DRAIN_TIMEOUT", 3, 3.0),
     ("SHUTDOWN_DRAIN_TIMEOUT", math.nan, None),
@@ -144,17 +147,21 @@ TYPED: list[tuple[str, t.Any, t.Any]] = [
     ("SHUTDOWN_ALLOWED_NETWORKS", [2130706433], None),
     ("SHUTDOWN_ALLOWED_NETWORKS", [b"\x7f\x00\x00\x01"], None),
     ("SHUTDOWN_ALLOWED_NETWORKS", 2130706433, None),
+    ("SHUTDOWN_LOCKOUT_SHARED_NETWORKS", ["10.0.0.0/33"], None),
     ("SHUTDOWN_ROLES", {"token:0": 5}, None),
     ("SHUTDOWN_ROLES", {"token:0": [None]}, None),
     ("SHUTDOWN_STRATEGY", ["auto"], None),
     ("SHUTDOWN_STRATEGY", 5, None),
     ("SHUTDOWN_PATH", 5, None),
     ("SHUTDOWN_TRUSTED_ORIGINS", [None], None),
+    ("SHUTDOWN_TRUSTED_HOSTS", [5], None),
 ]
 
 _FIELDS = {
     "SHUTDOWN_SIGNED_TOKENS": "signed_tokens",
     "SHUTDOWN_LOCKOUT_ATTEMPTS": "lockout_attempts",
+    "SHUTDOWN_LOCKOUT_GLOBAL_ATTEMPTS": "lockout_global_attempts",
+    "SHUTDOWN_MAX_CONCURRENT_HASHES": "max_concurrent_hashes",
     "SHUTDOWN_DRAIN_TIMEOUT": "drain_timeout",
 }
 
