@@ -10,6 +10,15 @@ the method.
 
 The token scheme is the main one, so a request with no credentials gets
 ``WWW-Authenticate: Bearer ...``, which does not make browsers prompt.
+
+The lockout (:class:`~flask_shutdown.security.Lockout`) is consulted here,
+where the kind of credential is known. Tokens are compared first, cheaply
+and in constant time, so that a valid one is accepted even when others on
+the same address have used up its attempts; a wrong one is counted. A
+Basic password is counted before it is hashed, and at most
+``SHUTDOWN_MAX_CONCURRENT_HASHES`` hashes run at once. A request without
+credentials, or with a header that does not parse, guesses nothing and is
+not counted.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import collections.abc as cabc
 import dataclasses
 import hmac
 import logging
+import threading
 import typing as t
 
 from flask import request
@@ -34,9 +44,14 @@ from .tokens import TokenError
 
 if t.TYPE_CHECKING:
     from .config import ShutdownConfig
+    from .security import Guard
     from .tokens import TokenSigner
 
 logger = logging.getLogger(__name__)
+
+#: What a client is told to wait after a password check was refused
+#: because too many were running.
+HASH_RETRY_AFTER = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,10 +65,10 @@ class Principal:
     #: ``"basic"``, ``"token"`` or ``"signed"``.
     method: str
     roles: frozenset[str]
-    #: What the app's verify callback returned, for app principals.
-    user: t.Any = dataclasses.field(default=None, compare=False)
     #: The verified signed token, for the replay check.
     signed: SignedToken | None = None
+    #: What the app's verify callback returned, for app principals.
+    user: t.Any = dataclasses.field(default=None, compare=False)
 
 
 class Authenticator:
@@ -64,6 +79,7 @@ class Authenticator:
 
     :param config: The app's resolved config.
     :param signer: Verifies signed tokens, or ``None`` when they are off.
+    :param guard: Keeps the lockout and knows each client's key.
     :param callbacks: The app's own credential checks, registered on the
         extension; read at each request.
     """
@@ -72,14 +88,19 @@ class Authenticator:
         self,
         config: ShutdownConfig,
         signer: TokenSigner | None,
+        guard: Guard,
         callbacks: Callbacks | None = None,
     ) -> None:
         self.config = config
         self.signer = signer
+        self.guard = guard
         self.callbacks = Callbacks() if callbacks is None else callbacks
         #: The token of this run's runtime file (:mod:`flask_shutdown.runtime`),
         #: for ``flask shutdown stop``; ``None`` while no file is written.
         self.local_token: str | None = None
+        # Each scrypt hash takes 32 MiB for a moment (Werkzeug's default
+        # cost); without a cap, many concurrent guesses exhaust memory.
+        self._hashes = threading.BoundedSemaphore(config.max_concurrent_hashes)
         # A hash to check unknown user names against, so that a wrong user
         # name takes as long as a wrong password.
         self._dummy_hash = next(iter(config.users.values()), None)
@@ -156,6 +177,7 @@ class Authenticator:
                 return self._app_principal(user, "token")
 
         if self.signer is None:
+            self._count_failure()
             raise ShutdownRefused.unauthorized(
                 "bad_token", "The bearer token is not valid."
             )
@@ -163,6 +185,7 @@ class Authenticator:
         try:
             signed = self.signer.verify(token)
         except TokenError as e:
+            self._count_failure()
             raise ShutdownRefused.unauthorized(
                 e.code,
                 str(e),
@@ -181,28 +204,32 @@ class Authenticator:
         stored = self.config.users.get(username)
 
         if stored is None and self.callbacks.password is not None:
-            user = self._call(
-                self.callbacks.password, username, password, scheme="Basic"
-            )
+            return self._verify_with_callback(username, password)
 
-            if user is not None:
-                return self._app_principal(user, "basic")
+        # Counted before the hash runs, so that a burst of concurrent
+        # guesses cannot get past the limit while the first ones hash.
+        lockout = self.guard.lockout
+        attempt = lockout.reserve(self.guard.client_key(request))
+        ok: bool | None = None
 
-            raise ShutdownRefused.unauthorized(
-                "bad_password", _BAD_PASSWORD, scheme="Basic"
-            )
+        try:
+            # An unknown user name is checked against a real hash, so that
+            # it takes as long as a wrong password; it fails whatever the
+            # outcome.
+            checked = self._check_password(stored or self._dummy_hash, password)
+            ok = checked and stored is not None
+        finally:
+            # Refused before the hash ran (too many at once): not a failure.
+            lockout.finish(attempt, failed=ok is False)
 
         if stored is None:
-            if self._dummy_hash is not None:
-                check_password_hash(self._dummy_hash, password)
-
             # The claimed name is not logged: an unknown "user name" is
             # often a password typed into the wrong field.
             raise ShutdownRefused.unauthorized(
                 "unknown_user", _BAD_PASSWORD, scheme="Basic"
             )
 
-        if not check_password_hash(stored, password):
+        if not ok:
             raise ShutdownRefused.unauthorized(
                 "bad_password",
                 _BAD_PASSWORD,
@@ -211,6 +238,66 @@ class Authenticator:
             )
 
         return self._principal(f"user:{username}", "basic")
+
+    def _check_password(self, stored: str | None, password: str) -> bool:
+        """Hash ``password`` against ``stored``, if a hash may run now.
+
+        :raises ShutdownRefused: ``SHUTDOWN_MAX_CONCURRENT_HASHES`` hashes
+            are running: ``429`` at once, rather than queueing work that
+            holds memory and threads.
+        """
+        if stored is None:
+            return False
+
+        if not self._hashes.acquire(blocking=False):
+            raise ShutdownRefused.retry_after(
+                "too_many_concurrent",
+                "Too many password checks are running at once. Try again in a"
+                " moment, or use a bearer token. SHUTDOWN_MAX_CONCURRENT_HASHES"
+                " sets the limit.",
+                HASH_RETRY_AFTER,
+            )
+
+        try:
+            return check_password_hash(stored, password)
+        finally:
+            self._hashes.release()
+
+    def _verify_with_callback(self, username: str, password: str) -> Principal:
+        """Check Basic credentials with the app's callback, counted and
+        capped like a password hash: the callback usually runs one.
+        """
+        assert self.callbacks.password is not None
+        lockout = self.guard.lockout
+        attempt = lockout.reserve(self.guard.client_key(request))
+        user = None
+        ran = False
+
+        try:
+            if not self._hashes.acquire(blocking=False):
+                raise ShutdownRefused.retry_after(
+                    "too_many_concurrent",
+                    "Too many password checks are running at once. Try again in"
+                    " a moment, or use a bearer token.",
+                    HASH_RETRY_AFTER,
+                )
+
+            try:
+                ran = True
+                user = self._call(
+                    self.callbacks.password, username, password, scheme="Basic"
+                )
+            finally:
+                self._hashes.release()
+        finally:
+            lockout.finish(attempt, failed=ran and user is None)
+
+        if user is None:
+            raise ShutdownRefused.unauthorized(
+                "bad_password", _BAD_PASSWORD, scheme="Basic"
+            )
+
+        return self._app_principal(user, "basic")
 
     def _call(
         self, callback: t.Callable[..., t.Any], *args: str, scheme: str = "Bearer"
@@ -253,6 +340,12 @@ class Authenticator:
             roles=frozenset(ALL_ROLES if roles is None else roles) & ALL_ROLES,
             user=user,
         )
+
+    def _count_failure(self) -> None:
+        """Count a wrong token; refuse with ``429`` instead of ``401`` once
+        the client, or every client, is locked out.
+        """
+        self.guard.lockout.fail(self.guard.client_key(request))
 
     def _error(self, status: int) -> t.NoReturn:
         # Reached only when no verify callback ran: Flask-HTTPAuth does not

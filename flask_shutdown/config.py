@@ -10,15 +10,18 @@ import dataclasses
 import difflib
 import ipaddress
 import logging
+import math
 import os
+import re
 import typing as t
 
 from .adapters.gunicorn import ARBITER_TOKEN_ENV
 from .adapters.registry import check_strategy
 from .adapters.registry import Strategy
 from .addresses import normalize_origin
+from .tokens import HOW_TO_MAKE_ONE
 from .tokens import MIN_SECRET_KEY_LENGTH
-from .tokens import PLACEHOLDER_KEYS
+from .tokens import weakness
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -59,6 +62,10 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_STOP_WITH_PARENT": False,
     "SHUTDOWN_BROWSER_TIMEOUT": None,
     "SHUTDOWN_RUNTIME_FILE": True,
+    "SHUTDOWN_LOCKOUT_GLOBAL_ATTEMPTS": 20,
+    "SHUTDOWN_LOCKOUT_SHARED_NETWORKS": ["127.0.0.0/8", "::1/128"],
+    "SHUTDOWN_MAX_CONCURRENT_HASHES": 2,
+    "SHUTDOWN_TRUSTED_HOSTS": None,
 }
 
 #: The two things a principal may be allowed to do. A principal with no
@@ -80,6 +87,8 @@ ARGUMENT_KEYS: dict[str, str] = {
 }
 
 _HASH_METHODS = ("scrypt", "pbkdf2")
+
+Network = t.Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +116,7 @@ class ShutdownConfig:
     drain_delay: float
     hook_timeout: float
     strategy: Strategy
-    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    allowed_networks: tuple[Network, ...]
     lockout_attempts: int
     lockout_window: float
     max_body: int
@@ -145,6 +154,17 @@ class ShutdownConfig:
     #: Whether a ServerThread serving the app writes a runtime file for
     #: ``flask shutdown list`` and ``stop``.
     runtime_file: bool = True
+    #: Failed attempts allowed from all clients together per window;
+    #: ``0`` turns this budget off.
+    lockout_global_attempts: int = 20
+    #: Networks whose addresses the lockout counts as one client.
+    lockout_shared_networks: tuple[Network, ...] = ()
+    #: Password hashes that may run at once in the process.
+    max_concurrent_hashes: int = 2
+    #: Host names the endpoint may be addressed by, besides loopback names
+    #: and addresses: ``SHUTDOWN_TRUSTED_HOSTS``, else Flask's
+    #: ``TRUSTED_HOSTS``; ``None`` when neither is set.
+    trusted_hosts: tuple[str, ...] | None = None
 
     @property
     def heartbeat_path(self) -> str:
@@ -211,8 +231,7 @@ class ShutdownConfig:
         _check_tokens(tokens, min_token_length)
         users = _read_mapping("SHUTDOWN_USERS", config["SHUTDOWN_USERS"])
         _check_users(users)
-        strategy = config["SHUTDOWN_STRATEGY"]
-        check_strategy(strategy)
+        strategy = _read_strategy(config["SHUTDOWN_STRATEGY"])
 
         return cls(
             tokens=tokens,
@@ -228,7 +247,7 @@ class ShutdownConfig:
             drain_delay=_read_number(config, "SHUTDOWN_DRAIN_DELAY", float),
             hook_timeout=_read_number(config, "SHUTDOWN_HOOK_TIMEOUT", float),
             strategy=strategy,
-            allowed_networks=_read_networks(config["SHUTDOWN_ALLOWED_NETWORKS"]),
+            allowed_networks=_read_networks(config, "SHUTDOWN_ALLOWED_NETWORKS"),
             lockout_attempts=_read_number(config, "SHUTDOWN_LOCKOUT_ATTEMPTS", int),
             lockout_window=_read_number(config, "SHUTDOWN_LOCKOUT_WINDOW", float),
             max_body=_read_number(config, "SHUTDOWN_MAX_BODY", int),
@@ -250,6 +269,16 @@ class ShutdownConfig:
             stop_with_parent=_read_bool(config, "SHUTDOWN_STOP_WITH_PARENT"),
             browser_timeout=_read_timeout(config, "SHUTDOWN_BROWSER_TIMEOUT"),
             runtime_file=_read_bool(config, "SHUTDOWN_RUNTIME_FILE"),
+            lockout_global_attempts=_read_number(
+                config, "SHUTDOWN_LOCKOUT_GLOBAL_ATTEMPTS", int
+            ),
+            lockout_shared_networks=_read_networks(
+                config, "SHUTDOWN_LOCKOUT_SHARED_NETWORKS"
+            ),
+            max_concurrent_hashes=_read_number(
+                config, "SHUTDOWN_MAX_CONCURRENT_HASHES", int, minimum=1
+            ),
+            trusted_hosts=_read_trusted_hosts(config),
         )
 
 
@@ -348,7 +377,8 @@ def _check_distinct(
 
 def _read_bool(config: cabc.Mapping[str, t.Any], key: str) -> bool:
     # bool("false") is True: a string that only looks like a boolean
-    # must not turn a credential on.
+    # must not turn a credential on. Strings are accepted (a value read
+    # from the environment), but only the usual spellings.
     value = config[key]
 
     if isinstance(value, bool):
@@ -360,7 +390,10 @@ def _read_bool(config: cabc.Mapping[str, t.Any], key: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in _FALSE:
         return False
 
-    raise RuntimeError(f"{key!r} must be True or False, not {value!r}.")
+    raise RuntimeError(
+        f"{key!r} must be True or False (or, as a string, one of"
+        f" {sorted(_TRUE | _FALSE)}), not {value!r}."
+    )
 
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -387,29 +420,39 @@ def _check_secret_key(key: t.Any, what: str) -> None:
     if not key:
         raise RuntimeError(
             f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is not set. Set it to a"
-            " long random value, such as the output of"
-            " 'python -c \"import secrets; print(secrets.token_hex())\"'."
+            f" long random value. {HOW_TO_MAKE_ONE}."
         )
 
-    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
-
-    if text.strip().lower() in PLACEHOLDER_KEYS or len(text) < MIN_SECRET_KEY_LENGTH:
+    if not isinstance(key, (str, bytes)):
         raise RuntimeError(
-            f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is a placeholder or"
-            f" shorter than {MIN_SECRET_KEY_LENGTH} characters, so anyone could"
-            " forge a shutdown token. Set it to a long random value."
+            f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is not a string or bytes."
+        )
+
+    why = weakness(key, MIN_SECRET_KEY_LENGTH)
+
+    if why is not None:
+        raise RuntimeError(
+            f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is too weak to sign"
+            f" shutdown tokens: {why}, so anyone could forge a token that stops"
+            f" the server. {HOW_TO_MAKE_ONE}."
         )
 
 
 def _check_tokens(tokens: dict[str, str], min_length: int) -> None:
     for name, secret in tokens.items():
-        if len(secret) < min_length:
-            raise RuntimeError(
-                f"The shutdown token named {name!r} in 'SHUTDOWN_TOKENS' is"
-                f" shorter than {min_length} characters (SHUTDOWN_MIN_TOKEN_LENGTH)."
-                " Use a long random value, such as the output of"
-                " 'python -c \"import secrets; print(secrets.token_urlsafe(32))\"'."
-            )
+        why = weakness(secret, min_length)
+
+        if why is None:
+            continue
+
+        if why.startswith("it is shorter"):
+            why += " (SHUTDOWN_MIN_TOKEN_LENGTH)"
+
+        raise RuntimeError(
+            f"The shutdown token named {name!r} in 'SHUTDOWN_TOKENS' is too"
+            f" weak: {why}. {HOW_TO_MAKE_ONE}, or use signed tokens"
+            " (SHUTDOWN_SIGNED_TOKENS and 'flask shutdown token')."
+        )
 
 
 def _check_users(users: dict[str, str]) -> None:
@@ -467,7 +510,18 @@ def _read_roles(value: t.Any) -> dict[str, frozenset[str]]:
     rv = {}
 
     for principal, roles in value.items():
-        roles = {roles} if isinstance(roles, str) else set(roles)
+        if isinstance(roles, str):
+            roles = {roles}
+        elif isinstance(roles, (list, tuple, set, frozenset)) and all(
+            isinstance(r, str) for r in roles
+        ):
+            roles = set(roles)
+        else:
+            raise RuntimeError(
+                f"'SHUTDOWN_ROLES' must give {principal!r} a list of roles, such"
+                f" as ['status'], not {roles!r}."
+            )
+
         unknown = roles - ALL_ROLES
 
         if unknown:
@@ -483,14 +537,51 @@ def _read_roles(value: t.Any) -> dict[str, frozenset[str]]:
 
 _N = t.TypeVar("_N", int, float)
 
+_INT = re.compile(r"[0-9]+")
 
-def _read_number(config: cabc.Mapping[str, t.Any], key: str, kind: type[_N]) -> _N:
+
+def _read_number(
+    config: cabc.Mapping[str, t.Any], key: str, kind: type[_N], *, minimum: _N = 0
+) -> _N:
+    """Read a whole number (``kind`` is ``int``) or a finite number of
+    seconds (``float``), of at least ``minimum``. A string is accepted
+    when it spells such a number (a value read from the environment);
+    ``True``, ``5.5`` for a whole number and ``nan`` are not.
+    """
     value = config[key]
+    number: int | float | None = None
 
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise RuntimeError(f"{key!r} must be a number of zero or more, not {value!r}.")
+    if isinstance(value, str):
+        text = value.strip()
 
-    return kind(value)
+        if kind is int and _INT.fullmatch(text):
+            number = int(text)
+        elif kind is float:
+            try:
+                number = float(text)
+            except ValueError:
+                pass
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and kind is float:
+        number = value
+
+    if number is None or not math.isfinite(number) or number < minimum:
+        what = "a whole number" if kind is int else "a number"
+        least = "zero" if minimum == 0 else minimum
+        raise RuntimeError(f"{key!r} must be {what} of {least} or more, not {value!r}.")
+
+    return kind(number)
+
+
+def _read_strategy(value: t.Any) -> Strategy:
+    if not (callable(value) or isinstance(value, str)):
+        raise RuntimeError(
+            f"'SHUTDOWN_STRATEGY' must be an adapter name or a callable, not {value!r}."
+        )
+
+    check_strategy(value)
+    return t.cast(Strategy, value)
 
 
 def _read_path(key: str, value: t.Any) -> str:
@@ -503,23 +594,82 @@ def _read_path(key: str, value: t.Any) -> str:
     return value.rstrip("/")
 
 
-def _read_networks(
-    value: t.Any,
-) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+def _read_networks(config: cabc.Mapping[str, t.Any], key: str) -> tuple[Network, ...]:
+    value = config[key]
+
+    if isinstance(value, (str, ipaddress.IPv4Network, ipaddress.IPv6Network)):
+        value = [value]
+
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        value = [value]
+
+    rv = []
+
+    for network in value:
+        # ip_network() also takes an int or packed bytes, which are never
+        # what was meant.
+        if not isinstance(network, (str, ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            raise RuntimeError(
+                f"{key!r} must be a list of networks in CIDR notation, such as"
+                f" ['127.0.0.0/8', '::1/128'], not {network!r}."
+            )
+
+        try:
+            rv.append(ipaddress.ip_network(network, strict=False))
+        except ValueError as e:
+            raise RuntimeError(
+                f"{key!r} must be a list of networks in CIDR notation, such as"
+                f" ['127.0.0.0/8', '::1/128']: {e}"
+            ) from None
+
+    return tuple(rv)
+
+
+#: A host name or address as ``SHUTDOWN_TRUSTED_HOSTS`` lists it: a name
+#: (a leading dot matches every subdomain), an IPv4 address, or an IPv6
+#: address in brackets.
+_HOST = re.compile(r"\.?[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?|\[[0-9a-f:.]+\]")
+
+
+def _read_trusted_hosts(config: cabc.Mapping[str, t.Any]) -> tuple[str, ...] | None:
+    key = "SHUTDOWN_TRUSTED_HOSTS"
+    value = config[key]
+
+    if value is None:
+        # Flask's own list, where the app sets one.
+        key = "TRUSTED_HOSTS"
+        value = config.get(key)
+
+        if value is None:
+            return None
+
     if isinstance(value, str):
         value = [value]
 
-    try:
-        return tuple(ipaddress.ip_network(v, strict=False) for v in value)
-    except (TypeError, ValueError) as e:
-        raise RuntimeError(
-            f"'SHUTDOWN_ALLOWED_NETWORKS' must be a list of networks in CIDR"
-            f" notation, such as ['127.0.0.0/8', '::1/128']: {e}"
-        ) from None
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        value = [value]
+
+    rv = []
+
+    for host in value:
+        name = host.strip().lower() if isinstance(host, str) else None
+
+        if name is None or not _HOST.fullmatch(name):
+            raise RuntimeError(
+                f"{key!r} must be a list of host names, such as"
+                f" ['shutdown.example.com', '.internal.example'], not {host!r}."
+            )
+
+        rv.append(name.rstrip("."))
+
+    return tuple(rv)
 
 
 def _read_origins(value: t.Any) -> tuple[str, ...]:
     if isinstance(value, str):
+        value = [value]
+
+    if not isinstance(value, (list, tuple, set, frozenset)):
         value = [value]
 
     rv = []

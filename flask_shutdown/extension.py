@@ -112,8 +112,8 @@ class AppState:
             ).hexdigest()[:16]
             self.store = RedisStore(config.storage_uri, namespace)
 
-        self.auth = Authenticator(config, self.signer, extension._callbacks)
         self.guard = Guard(config)
+        self.auth = Authenticator(config, self.signer, self.guard, extension._callbacks)
         #: The :class:`ServerThread` serving the app, if any; triggers that
         #: come from code or signals stop it.
         self.server_thread: ServerThread | None = None

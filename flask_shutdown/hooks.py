@@ -9,7 +9,10 @@ import dataclasses
 import logging
 import threading
 import time
+import traceback
 import typing as t
+
+from .redaction import redact
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -133,7 +136,24 @@ def _run_one(app: Flask, hook: Hook, timeout: float) -> HookResult:
     if "error" in outcome:
         e = outcome["error"]
         # Logged here, where the traceback is at hand; operators need it.
-        logger.error("Shutdown hook %r failed.", hook.name, exc_info=e)
-        return HookResult(hook.name, "error", duration, f"{type(e).__name__}: {e}")
+        # Formatted and redacted here rather than passed as exc_info: the
+        # message of a failed connection often holds the URL with its
+        # password.
+        logger.error(
+            "Shutdown hook %r failed:\n%s", hook.name, describe_exception(e, True)
+        )
+        return HookResult(hook.name, "error", duration, describe_exception(e))
 
     return HookResult(hook.name, "ok", duration)
+
+
+def describe_exception(e: BaseException, with_traceback: bool = False) -> str:
+    """``"TypeName: message"`` (or the whole traceback), with credentials
+    in URLs and long token-like strings redacted: what the status report
+    and the log lines show of an error.
+    """
+    if with_traceback:
+        text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+        return redact(text.rstrip("\n"))
+
+    return redact(f"{type(e).__name__}: {e}")

@@ -28,6 +28,7 @@ import time
 import typing as t
 
 from .adapters.testclient import is_test_client
+from .redaction import redact
 from .refusals import ShutdownRefused
 
 if t.TYPE_CHECKING:
@@ -151,12 +152,16 @@ class InFlight:
 
     def describe(self) -> list[str]:
         """What is in flight, oldest first, as ``"GET /path (1.2 s)"``.
-        Paths only: query strings may carry secrets.
+        Paths only, as query strings may carry secrets, and with long
+        token-like segments redacted, as paths may too
+        (``/reset/<token>``).
         """
         now = time.monotonic()
         items = sorted(list(self._active.values()), key=lambda item: item[2])
+        # Redacted here, not when the request comes in: this runs only
+        # when a drain times out, the other on every request.
         return [
-            f"{method} {path} ({now - started:.1f} s)"
+            redact(f"{method} {path} ({now - started:.1f} s)")
             for method, path, started in items
         ]
 

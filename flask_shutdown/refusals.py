@@ -35,7 +35,12 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     ),
     "bad_body": (
         400,
-        "The body is not a JSON object with at most a reason, or was cut short.",
+        "The body is not a JSON object with at most a reason.",
+    ),
+    "bad_framing": (
+        400,
+        "The Content-Length or Transfer-Encoding is malformed or conflicting,"
+        " or the body is shorter than it says.",
     ),
     "bad_json": (
         400,
@@ -48,6 +53,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "bad_query": (
         400,
         "A query parameter (follow, wait, since) is not valid.",
+    ),
+    "untrusted_host": (
+        400,
+        "The Host header names a host the endpoint is not served under"
+        " (SHUTDOWN_TRUSTED_HOSTS).",
     ),
     "unauthorized": (
         401,
@@ -92,6 +102,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "too_many_attempts": (
         429,
         "Too many failed attempts; retry after Retry-After seconds.",
+    ),
+    "too_many_concurrent": (
+        429,
+        "Too many password checks at once (SHUTDOWN_MAX_CONCURRENT_HASHES);"
+        " retry after Retry-After seconds.",
     ),
     "strategy_unavailable": (
         501,

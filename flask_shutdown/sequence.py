@@ -31,6 +31,7 @@ import typing as t
 import uuid
 
 from .adapters.base import StopContext
+from .hooks import describe_exception
 from .hooks import run_hooks
 from .record import Phase
 from .record import ShutdownRecord
@@ -404,9 +405,13 @@ class Coordinator:
                 )
             )
         except Exception as e:
-            record.error = f"{type(e).__name__}: {e}"
-            logger.exception(
-                "Shutdown %s: the %s adapter failed.", record.id, adapter.name
+            # Redacted, like a hook's error: the status report shows it.
+            record.error = describe_exception(e)
+            logger.error(
+                "Shutdown %s: the %s adapter failed:\n%s",
+                record.id,
+                adapter.name,
+                describe_exception(e, True),
             )
 
         record.stopped_at = time.time()

@@ -25,8 +25,11 @@ from itsdangerous import URLSafeTimedSerializer
 #: the app's key.
 SALT = "flask-shutdown.token"
 
-#: Values of ``SECRET_KEY`` seen in tutorials and templates. Signing
-#: shutdown tokens with one of these would let anyone mint them.
+#: Values of ``SECRET_KEY`` and of tokens seen in tutorials, templates and
+#: generated projects. Signing shutdown tokens with one of these, or using
+#: one as a token, would let anyone stop the server. They are compared
+#: after :func:`_normalize`: case, separators and digits at either end do
+#: not matter (``Change-Me-In-Production``, ``password1234``).
 PLACEHOLDER_KEYS = frozenset(
     {
         "dev",
@@ -53,8 +56,116 @@ PLACEHOLDER_KEYS = frozenset(
         "password",
         "xxx",
         "replace-me",
+        # Added after a review found these accepted.
+        "change-me-in-production",
+        "change-this-in-production",
+        "changeme-in-production",
+        "super-secret-key",
+        "supersecretkey",
+        "your-secret-key-here",
+        "your-secret-here",
+        "put-your-secret-here",
+        "enter-your-secret-key-here",
+        "replace-with-your-secret-key",
+        "my-super-secret-key",
+        "my-secret",
+        "top-secret",
+        "very-secret",
+        "very-secret-key",
+        "not-so-secret",
+        "not-secret",
+        "insecure",
+        "insecure-key",
+        "dev-key",
+        "development-key",
+        "test-key",
+        "testing-key",
+        "flask-secret",
+        "flask-secret-key",
+        "app-secret-key",
+        "hard-to-guess-string",
+        "you-will-never-guess",
+        "keep-it-secret-keep-it-safe",
+        "this-is-a-secret",
+        "this-is-not-a-secret",
+        "secret-token",
+        "shutdown-token",
+        "api-key",
+        "api-token",
+        "admin",
+        "letmein",
+        "qwerty",
+        "passw0rd",
+        "password-here",
+        "example",
+        "sample",
+        "dummy",
+        "foobar",
+        "token",
     }
 )
+
+
+def _normalize(value: str) -> str:
+    """Lower case, letters and digits only, no digits at either end."""
+    return "".join(c for c in value.lower() if c.isalnum()).strip("0123456789")
+
+
+_PLACEHOLDERS = frozenset(_normalize(k) for k in PLACEHOLDER_KEYS)
+
+#: The share of neighbouring characters that may step by at most one code
+#: point (``aaaa``, ``abcd``, ``4321``) before a secret counts as a run.
+_MAX_STEP_SHARE = 0.75
+
+
+def weakness(secret: str | bytes, min_length: int) -> str | None:
+    """Why ``secret`` is too weak to guard the endpoint, or ``None``.
+
+    Refused: blank; a well-known placeholder (:data:`PLACEHOLDER_KEYS`);
+    shorter than ``min_length``; made of very few distinct characters; a
+    repeated pattern; mostly a run of neighbouring characters. A random
+    value (``secrets.token_urlsafe(32)``) passes every rule; the rules
+    catch what people type. The reason never quotes the secret.
+    """
+    # Latin-1 keeps one character per byte, so a random bytes key (such
+    # as os.urandom(24)) is judged by its bytes.
+    text = secret.decode("latin-1") if isinstance(secret, bytes) else str(secret)
+    n = len(text)
+
+    if not text.strip():
+        return "it is blank"
+
+    if _normalize(text) in _PLACEHOLDERS or text.strip().lower() in PLACEHOLDER_KEYS:
+        return "it is a well-known placeholder"
+
+    if n < min_length:
+        return f"it is shorter than {min_length} characters"
+
+    # Random values of this length have many more (the odds of fewer are
+    # below one in ten thousand for 12 hexadecimal digits).
+    distinct = len(set(text))
+
+    if distinct < max(5, min(8, n // 4)):
+        return f"it has only {distinct} different characters"
+
+    for period in range(1, n // 2 + 1):
+        if text[period:] == text[:-period]:
+            return "it is a repeated pattern"
+
+    steps = sum(abs(ord(a) - ord(b)) <= 1 for a, b in zip(text, text[1:]))
+
+    if steps > _MAX_STEP_SHARE * (n - 1):
+        return "it is mostly a run of neighbouring characters (such as abcd or 1234)"
+
+    return None
+
+
+#: How to make a strong secret, for the messages that refuse a weak one.
+HOW_TO_MAKE_ONE = (
+    "Use a long random value, such as the output of"
+    ' python -c "import secrets; print(secrets.token_urlsafe(32))"'
+)
+
 
 #: The longest lifetime of a signed token, in seconds: a year. Used
 #: tokens are remembered until they expire, so the lifetime is bounded.

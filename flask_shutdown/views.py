@@ -16,6 +16,7 @@ import collections.abc as cabc
 import dataclasses
 import json
 import logging
+import re
 import typing as t
 
 from flask import Blueprint
@@ -38,6 +39,7 @@ from .refusals import ShutdownRefused
 from .signals import attempt_answered
 
 if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
     from flask import Flask
     from flask import Response
 
@@ -202,6 +204,9 @@ def _checked(
     _check_path()
     guard = state.guard
     guard.check_network(request)
+    # Before anything is counted: a page under a rebinding name must not
+    # be able to lock anyone out.
+    guard.check_host(request)
     guard.check_cross_site(request)
 
     if request.method not in methods:
@@ -211,6 +216,7 @@ def _checked(
             headers={"Allow": ", ".join(methods)},
         )
 
+    _check_framing(request.environ)
     header = request.headers.get("Authorization")
 
     if header is not None and len(header) > MAX_AUTHORIZATION_LENGTH:
@@ -220,24 +226,49 @@ def _checked(
             f" {MAX_AUTHORIZATION_LENGTH} characters.",
         )
 
-    # Counted before the credentials are checked, so that a burst of
-    # concurrent guesses cannot get past the limit while the password hash
-    # of the first ones runs.
-    attempt = guard.lockout.reserve(guard.client_key(request))
-    failed = True
+    # The lockout is consulted inside the authentication, which knows the
+    # kind of credential: see the auth module.
+    state.auth.check_header()
+    return view()
 
-    try:
-        state.auth.check_header()
-        outcome = view()
-        failed = False
-    except ShutdownRefused as e:
-        failed = e.code == 401
-        raise
-    finally:
-        # A failure stays counted for the window; a success counts no more.
-        guard.lockout.finish(attempt, failed=failed)
 
-    return outcome
+def _check_framing(environ: WSGIEnvironment) -> None:
+    """Refuse a malformed or conflicting ``Content-Length`` or
+    ``Transfer-Encoding``, before anything else is read.
+
+    gunicorn and waitress refuse these themselves; Werkzeug's server and
+    uWSGI pass them on, and Werkzeug reads a ``Content-Length`` it cannot
+    parse as ``0``: a body of any length would then be ignored and the
+    request executed. The body itself is checked against its length when
+    it is read.
+
+    :raises ShutdownRefused: ``400 bad_framing``.
+    """
+    length = environ.get("CONTENT_LENGTH")
+    encoding = environ.get("HTTP_TRANSFER_ENCODING")
+
+    if length is not None and length.strip(" \t") != "":
+        if not _DIGITS.fullmatch(length.strip(" \t")):
+            raise _bad_framing("The Content-Length header is not a number of bytes.")
+
+        if encoding is not None:
+            raise _bad_framing(
+                "Send either Content-Length or Transfer-Encoding, not both."
+            )
+
+    if encoding is not None and not environ.get("wsgi.input_terminated"):
+        # The server passed a chunked body on undecoded (uWSGI's
+        # --http-socket): Werkzeug would read it as empty.
+        raise _bad_framing(
+            "This server does not decode Transfer-Encoding; send Content-Length."
+        )
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _bad_framing(message: str) -> ShutdownRefused:
+    return ShutdownRefused("bad_framing", message)
 
 
 def _check_path() -> None:
@@ -482,8 +513,10 @@ def _read_reason(max_body: int) -> str:
     except RequestEntityTooLarge:
         # MAX_CONTENT_LENGTH of the app is lower than SHUTDOWN_MAX_BODY.
         raise _too_large(max_body) from None
-    except (HTTPException, OSError, ValueError):
-        # The client went away mid-body, or sent a broken chunked body.
+    except Exception:
+        # The client went away mid-body, or sent a broken chunked body:
+        # each server raises its own exception (gunicorn's do not derive
+        # from OSError or ValueError).
         raise _incomplete() from None
 
     if len(data) > max_body:
@@ -545,7 +578,10 @@ def _read_at_most(size: int) -> bytes:
 
 
 def _incomplete() -> ShutdownRefused:
-    return ShutdownRefused("bad_body", "The body could not be read in full.")
+    return _bad_framing(
+        "The body could not be read in full: it is shorter than its"
+        " Content-Length, or its chunked encoding is broken."
+    )
 
 
 def _too_large(max_body: int) -> ShutdownRefused:

@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "refusals",
             "signals",
             "addresses",
+            "redaction",
         },
     ),
     ("adapters", {"adapters"}),

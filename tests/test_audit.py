@@ -53,7 +53,7 @@ def test_one_record_per_attempt_with_fields(
     make_app: AppFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    app, shutdown = _app(make_app, SHUTDOWN_LOCKOUT_ATTEMPTS=6)
+    app, shutdown = _app(make_app, SHUTDOWN_LOCKOUT_ATTEMPTS=3)
     client = app.test_client()
 
     with app.app_context():
@@ -124,10 +124,18 @@ def test_one_record_per_attempt_with_fields(
             {"method": "POST", "headers": _bearer(signed)},
             ("refused", "token_used", None, 401),
         ),
-        # The sixth failure from 127.0.0.1 (after bad_token, bad_password,
-        # unknown_user, no_credentials, bad_authorization): now locked.
         (
-            {"method": "POST", "headers": _bearer(TOKEN)},
+            {
+                "method": "POST",
+                "headers": {**_bearer(TOKEN), "Host": "evil.example:5000"},
+            },
+            ("refused", "untrusted_host", None, 400),
+        ),
+        # Three failed guesses from 127.0.0.1 (bad_token, bad_password,
+        # unknown_user; no_credentials and bad_authorization guess
+        # nothing): a password is no longer checked.
+        (
+            {"method": "POST", "auth": (USER, PASSWORD)},
             ("refused", "too_many_attempts", None, 429),
         ),
     ]

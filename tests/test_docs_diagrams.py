@@ -48,14 +48,6 @@ class Request:
     )
 
 
-def _lock_out(app: Flask, shutdown: Shutdown, req: Request) -> None:
-    client = app.test_client()
-
-    for _ in range(app.config["SHUTDOWN_LOCKOUT_ATTEMPTS"]):
-        rv = client.post("/shutdown", headers={"Authorization": "Bearer wrong-guess"})
-        assert rv.status_code == 401
-
-
 def _use_a_signed_token(app: Flask, shutdown: Shutdown, req: Request) -> None:
     with app.app_context():
         token = shutdown.create_token()
@@ -74,6 +66,15 @@ def fail_network(req: Request) -> None:
     req.environ_base["REMOTE_ADDR"] = "203.0.113.9"
 
 
+def fail_host(req: Request) -> None:
+    # A page under a rebinding name (DNS rebinding).
+    req.headers["Host"] = "evil.example"
+
+
+def fail_framing(req: Request) -> None:
+    req.environ_base["CONTENT_LENGTH"] = "abc"
+
+
 def fail_cross_site(req: Request) -> None:
     req.headers["Origin"] = "https://evil.example"
 
@@ -84,10 +85,6 @@ def fail_method(req: Request) -> None:
 
 def fail_header_size(req: Request) -> None:
     req.headers["Authorization"] = "Bearer " + "x" * 5000
-
-
-def fail_lockout(req: Request) -> None:
-    req.prepare.append(_lock_out)
 
 
 def fail_credentials(req: Request) -> None:
@@ -114,10 +111,11 @@ def fail_strategy(req: Request) -> None:
 #: Each check: how to make a request fail it, and the answer it then gets.
 CHECKS: dict[str, tuple[t.Callable[[Request], None], int, str | None]] = {
     "network": (fail_network, 403, "forbidden_network"),
+    "host": (fail_host, 400, "untrusted_host"),
     "cross_site": (fail_cross_site, 403, "cross_site"),
     "method": (fail_method, 405, "method_not_allowed"),
+    "framing": (fail_framing, 400, "bad_framing"),
     "header_size": (fail_header_size, 400, "bad_authorization"),
-    "lockout": (fail_lockout, 429, "too_many_attempts"),
     "credentials": (fail_credentials, 401, None),
     "role": (fail_role, 403, "forbidden"),
     "body": (fail_body, 400, "bad_json"),

@@ -67,6 +67,9 @@ def test_failing_and_hanging_hooks_do_not_stop_the_rest(
         assert rv.status_code == 202
         server.join(10)
         assert not server.is_alive()
+        # The loop ends inside the adapter's stop, a moment before the
+        # sequence records the stop and its exit code.
+        assert app.extensions["shutdown"].coordinator.wait(10)
     finally:
         release.set()
 

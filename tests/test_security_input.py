@@ -165,7 +165,7 @@ def test_broken_body_framing_on_a_real_server(
     status, headers, body = _raw(server.port, request)
     assert 400 <= status < 500
     assert headers["content-type"] == "application/json"
-    assert json.loads(body)["error"] in ("bad_body", "body_too_large")
+    assert json.loads(body)["error"] in ("bad_framing", "body_too_large")
     assert stops == [] and app.extensions["shutdown"].coordinator.record is None
     assert requests.get(server.url, timeout=5).text == "ok"
 
@@ -189,3 +189,67 @@ def test_non_utf8_header_bytes_on_a_real_server(
 
     assert stops == []
     assert requests.get(server.url, timeout=5).text == "ok"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        pytest.param({"CONTENT_LENGTH": "abc"}, id="not-a-number"),
+        pytest.param({"CONTENT_LENGTH": "-1"}, id="negative"),
+        pytest.param({"CONTENT_LENGTH": "1e3"}, id="exponent"),
+        pytest.param({"CONTENT_LENGTH": "0x10"}, id="hex"),
+        pytest.param({"CONTENT_LENGTH": "5, 5"}, id="repeated"),
+        pytest.param({"CONTENT_LENGTH": "+5"}, id="plus"),
+        pytest.param({"CONTENT_LENGTH": "\u0665"}, id="arabic-digit"),
+        pytest.param(
+            {"CONTENT_LENGTH": "2", "HTTP_TRANSFER_ENCODING": "chunked"},
+            id="length-and-chunked",
+        ),
+        pytest.param(
+            {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": False},
+            id="chunked-not-decoded",
+        ),
+    ],
+)
+@pytest.mark.parametrize("authorization", [f"Bearer {TOKEN}", None])
+def test_framing_errors_are_400_before_anything(
+    make_app: AppFactory, environ: dict[str, t.Any], authorization: str | None
+) -> None:
+    # Werkzeug reads a Content-Length it cannot parse as 0: the body was
+    # ignored and the shutdown started (on Werkzeug's server and uWSGI).
+    app, stops = _app(make_app)
+    headers = {} if authorization is None else {"Authorization": authorization}
+    rv = app.test_client().post(
+        "/shutdown",
+        headers=headers,
+        data=b"{}   ",
+        content_type="application/json",
+        environ_overrides=environ,
+    )
+    assert rv.status_code == 400
+    assert rv.json["error"] == "bad_framing"
+    assert stops == [] and app.extensions["shutdown"].coordinator.record is None
+    assert len(app.extensions["shutdown"].guard.lockout) == 0
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        pytest.param({}, id="plain"),
+        pytest.param({"CONTENT_LENGTH": " 5 "}, id="spaces"),
+        pytest.param({"CONTENT_LENGTH": ""}, id="empty-is-absent"),
+    ],
+)
+def test_good_framing_is_accepted(
+    make_app: AppFactory, environ: dict[str, t.Any]
+) -> None:
+    app, stops = _app(make_app)
+    rv = app.test_client().post(
+        "/shutdown",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        data=b"{}   ",
+        content_type="application/json",
+        environ_overrides=environ,
+    )
+    assert rv.status_code == 202, rv.json
+    assert len(stops) == 1
