@@ -419,8 +419,7 @@ def _read_signing_keys(config: cabc.Mapping[str, t.Any]) -> tuple[str | bytes, .
 def _check_secret_key(key: t.Any, what: str) -> None:
     if not key:
         raise RuntimeError(
-            f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is not set. Set it to a"
-            f" long random value. {HOW_TO_MAKE_ONE}."
+            f"SHUTDOWN_SIGNED_TOKENS is on but {what!r} is not set. {HOW_TO_MAKE_ONE}."
         )
 
     if not isinstance(key, (str, bytes)):

@@ -69,6 +69,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "cli",
             "client",
             "__init__",
+            "__main__",
         },
     ),
 ]

@@ -174,8 +174,8 @@ def test_configuration_error_is_one_line(tmp_path: Path, command: str) -> None:
     ]
     assert lines == [
         "Error: The app could not be loaded: SHUTDOWN_SIGNED_TOKENS is on but"
-        " 'SECRET_KEY' is not set. Set it to a long random value, such as the"
-        " output of 'python -c \"import secrets; print(secrets.token_hex())\"'."
+        " 'SECRET_KEY' is not set. Use a long random value, such as the output"
+        ' of python -c "import secrets; print(secrets.token_urlsafe(32))".'
     ]
 
 
