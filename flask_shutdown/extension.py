@@ -260,20 +260,30 @@ class AppState:
         self.coordinator.reset()
         self.server_thread = server
 
-        if self.config.runtime_file and self.exposed:
-            token = self.auth.local_token or runtime.new_token()
+        target = self.write_runtime_file(server.url)
 
-            try:
-                self.runtime_files[server] = runtime.write(
-                    url=server.url,
-                    path=self.config.path,
-                    name=self.app_name,
-                    token=token,
-                )
-            except OSError as e:
-                logger.warning("No runtime file for %s: %s", server.url, e)
-            else:
-                self.auth.local_token = token
+        if target is not None:
+            self.runtime_files[server] = target
+
+    def write_runtime_file(self, url: str) -> Path | None:
+        """Write the runtime file of a server at ``url`` serving the app,
+        when ``SHUTDOWN_RUNTIME_FILE`` is on and the endpoint exposed.
+        """
+        if not (self.config.runtime_file and self.exposed):
+            return None
+
+        token = self.auth.local_token or runtime.new_token()
+
+        try:
+            target = runtime.write(
+                url=url, path=self.config.path, name=self.app_name, token=token
+            )
+        except OSError as e:
+            logger.warning("No runtime file for %s: %s", url, e)
+            return None
+
+        self.auth.local_token = token
+        return target
 
     def server_stopped(self, server: ServerThread) -> None:
         """The server closed its socket: its runtime file goes."""
@@ -485,6 +495,11 @@ class Shutdown:
             wsgi_app, state.in_flight, state.coordinator, exempt
         )
         app.register_blueprint(create_blueprint(state))
+
+        if os.environ.get("FLASK_RUN_FROM_CLI") == "true" and config.runtime_file:
+            # flask run: Werkzeug's own loop serves, which tells nobody
+            # where it listens; look for it once it is there.
+            runtime.watch_werkzeug_server(state.write_runtime_file)
 
         if state.pages is not None:
             pages = state.pages

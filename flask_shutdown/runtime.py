@@ -3,7 +3,8 @@ find the local servers and stop them with no URL or token typed, as
 ``jupyter server list`` and ``jupyter server stop`` do.
 
 A :class:`~flask_shutdown.ServerThread` (so :func:`~flask_shutdown.serve`
-too) serving an app whose endpoint is exposed writes one small JSON file
+too) or ``flask run`` serving an app whose endpoint is exposed writes one
+small JSON file
 while it runs, in a ``servers`` folder of the user's runtime directory
 (the same private folder as the shared state, see :mod:`.shared`): its
 pid, URL, endpoint path, the app's import name, its start time, and a
@@ -16,11 +17,16 @@ gone are ignored and removed by the next reader.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
+import gc
 import json
 import os
 import secrets
+import sys
+import threading
+import time
 import typing as t
 from pathlib import Path
 
@@ -111,3 +117,50 @@ def read_all() -> list[dict[str, t.Any]]:
         rv.append(data)
 
     return sorted(rv, key=lambda d: str(d.get("started")))
+
+
+#: How long ``flask run`` is looked for after the app is set up.
+WERKZEUG_SEARCH_TIMEOUT = 15.0
+
+
+def watch_werkzeug_server(write: t.Callable[[str], Path | None]) -> None:
+    """Under ``flask run``, find Werkzeug's server in this process once it
+    listens, write the runtime file with ``write(url)``, and remove the
+    file when the process exits. A daemon thread looks a few times a
+    second, for a few seconds; a ``flask`` command that serves nothing
+    (``flask shutdown token``) finds nothing and writes nothing.
+    """
+
+    def find() -> None:
+        deadline = time.monotonic() + WERKZEUG_SEARCH_TIMEOUT
+
+        while time.monotonic() < deadline:
+            serving = sys.modules.get("werkzeug.serving")
+            servers = (
+                []
+                if serving is None
+                else [
+                    o for o in gc.get_objects() if isinstance(o, serving.BaseWSGIServer)
+                ]
+            )
+
+            for server in servers:
+                host, port = server.server_address[:2]
+
+                if host in ("0.0.0.0", "", "::"):
+                    host = "127.0.0.1"
+
+                if ":" in host:
+                    host = f"[{host}]"
+
+                scheme = "https" if server.ssl_context is not None else "http"
+                target = write(f"{scheme}://{host}:{port}")
+
+                if target is not None:
+                    atexit.register(remove, target)
+
+                return
+
+            time.sleep(0.2)
+
+    threading.Thread(target=find, name="flask-shutdown-runtime", daemon=True).start()

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ._proc import BIN
@@ -101,3 +102,32 @@ def test_files_readable_by_others_are_refused(tmp_path: Path) -> None:
     assert rv.returncode == 1
     assert "readable by other users" in rv.stderr
     assert len(rv.stderr.strip().splitlines()) == 1
+
+
+def test_flask_run_is_listed_and_stopped(tmp_path: Path) -> None:
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    hook_log = tmp_path / "hooks.log"
+    hook_log.touch()
+    env = {"XDG_RUNTIME_DIR": str(runtime), "HOOK_LOG": str(hook_log)}
+    args = [str(BIN / "flask"), "--app", "tests.apps.serve_app", "run", "--port", "0"]
+
+    with Proc(args, tmp_path / "flask-run.log", env=env, cwd=ROOT) as proc:
+        url = proc.wait_for_output(r"Running on (http://127\.0\.0\.1:\d+)").group(1)
+
+        # The file appears once the server is found (bounded wait).
+        for _ in range(100):
+            entries = json.loads(flask(env, "list", "--json").stdout)
+
+            if entries:
+                break
+
+            time.sleep(0.1)
+
+        assert [e["url"] for e in entries] == [url]
+        stopped = flask(env, "stop")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert proc.wait_exit(30) == 0
+
+    assert "hook close_db" in hook_log.read_text()
+    assert flask(env, "list").stdout.strip() == "No local server runs."
