@@ -264,9 +264,13 @@ def _check_floor_pins(session: nox.Session) -> None:
 
 def _install(session: nox.Session, line: str, servers: bool) -> None:
     reqs = _requirements(line, servers)
-    inputs = [*reqs, ROOT / "pyproject.toml"]
+    # What the environment is made of: the requirements, and the package's
+    # metadata (not the tool settings elsewhere in pyproject.toml).
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     digest = hashlib.sha1(
-        b"".join(p.read_bytes() for p in inputs) + line.encode()
+        b"".join(p.read_bytes() for p in reqs)
+        + json.dumps(project, sort_keys=True).encode()
+        + line.encode()
     ).hexdigest()
     venv = Path(session.virtualenv.location)
     stamp = venv / ".flask-shutdown-stamp"
