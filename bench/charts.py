@@ -153,7 +153,7 @@ class Results:
 
             if row:
                 values = _CELL.findall(row["values"])
-                cells = dict(zip(columns, values))
+                cells = dict(zip(columns, values, strict=False))
 
                 if len(columns) > len(values):
                     cells[columns[len(values)]] = row["rest"]
@@ -275,7 +275,7 @@ def idle_stop_chart(results: Results, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(2.8, 3.9))
     y = list(range(len(rows)))[::-1]
 
-    for pos, (v, _, kind) in zip(y, rows):
+    for pos, (v, _, kind) in zip(y, rows, strict=False):
         ax.barh(pos, v.median, height=0.6, color=COLORS[kind])
         ax.errorbar(
             v.median,

@@ -365,7 +365,7 @@ def pair_table(
     for row in rows:
         notes = list(row.notes)
         base, ext = row.samples.get("base_cpu", []), row.samples.get("ext_cpu", [])
-        diff = [e - b for b, e in zip(base, ext)]
+        diff = [e - b for b, e in zip(base, ext, strict=False)]
 
         if diff:
             m_base, m_ext, m_diff = (m * scale for m in medians(base, ext, diff))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import typing as t
 import urllib.parse
 
 #: IPv6 clients are counted per ``/64``: one host usually holds a whole
@@ -12,7 +11,7 @@ IPV6_PREFIX = 64
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-IPAddress = t.Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def parse_address(remote_addr: str | None) -> IPAddress | None:

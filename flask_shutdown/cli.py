@@ -1140,7 +1140,11 @@ def list_command(as_json: bool) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
 
     for row in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[3])
+        click.echo(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False))
+            + "  "
+            + row[3]
+        )
 
 
 @shutdown_command.command("stop", with_appcontext=False)

@@ -88,7 +88,7 @@ ARGUMENT_KEYS: dict[str, str] = {
 
 _HASH_METHODS = ("scrypt", "pbkdf2")
 
-Network = t.Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclasses.dataclass(frozen=True)

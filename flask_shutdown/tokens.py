@@ -152,7 +152,7 @@ def weakness(secret: str | bytes, min_length: int) -> str | None:
         if text[period:] == text[:-period]:
             return "it is a repeated pattern"
 
-    steps = sum(abs(ord(a) - ord(b)) <= 1 for a, b in zip(text, text[1:]))
+    steps = sum(abs(ord(a) - ord(b)) <= 1 for a, b in zip(text, text[1:], strict=False))
 
     if steps > _MAX_STEP_SHARE * (n - 1):
         return "it is mostly a run of neighbouring characters (such as abcd or 1234)"

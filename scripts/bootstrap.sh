@@ -4,8 +4,10 @@
 # environment is rebuilt only when its requirements change.
 #
 #   scripts/bootstrap.sh demo    .venv with the package and requests
-#   scripts/bootstrap.sh test    .venv with every test tool, .venv-legacy
-#                                with Flask 2.0, and nginx, curl, graphviz,
+#   scripts/bootstrap.sh test    .venv with every test tool (and nox, which
+#                                builds the version matrix's environments
+#                                itself, see noxfile.py), .venv-legacy with
+#                                Flask 2.0, and nginx, curl, graphviz,
 #                                chromium, chromium-driver and redis-server
 #                                (Debian packages)
 set -euo pipefail
@@ -14,13 +16,23 @@ cd "$(dirname "$0")/.."
 profile=${1:-test}
 python=${PYTHON:-python3}
 
-# venv_install DIR PROFILE REQUIREMENTS... : install into DIR when the requirements
-# or pyproject.toml changed since the last successful install.
+# venv_install DIR PROFILE [--no-deps] REQUIREMENTS... : install into DIR
+# when a requirements file or pyproject.toml changed since the last
+# successful install. --no-deps installs the package itself without its
+# dependencies, for pin sets below its metadata floor (Flask 2.0).
 venv_install() {
     local dir=$1 name=$2
     shift 2
+    local no_deps=0
+
+    if [ "$1" = --no-deps ]; then
+        no_deps=1
+        shift
+    fi
+
     local stamp
-    stamp=$(cat "$@" pyproject.toml | sha1sum | cut -c1-16)
+    # Every requirements file: they include each other with -r.
+    stamp=$(cat requirements/*.txt pyproject.toml | sha1sum | cut -c1-16)
 
     if [ -f "$dir/.stamp-$name" ] && [ "$(cat "$dir/.stamp-$name")" = "$stamp" ]; then
         return
@@ -31,7 +43,15 @@ venv_install() {
     "$dir/bin/python" -m pip install -qq --disable-pip-version-check --upgrade pip
     local args=()
     for req in "$@"; do args+=(-r "$req"); done
-    "$dir/bin/python" -m pip install -qq --disable-pip-version-check "${args[@]}" -e .
+
+    if [ "$no_deps" = 1 ]; then
+        "$dir/bin/python" -m pip install -qq --disable-pip-version-check "${args[@]}"
+        "$dir/bin/python" -m pip install -qq --disable-pip-version-check --no-deps -e .
+    else
+        # One resolution: a pin that contradicts pyproject.toml fails here.
+        "$dir/bin/python" -m pip install -qq --disable-pip-version-check "${args[@]}" -e .
+    fi
+
     echo "$stamp" > "$dir/.stamp-$name"
 }
 
@@ -41,7 +61,7 @@ demo)
     ;;
 test)
     venv_install .venv test requirements/dev.txt
-    venv_install .venv-legacy test requirements/legacy.txt
+    venv_install .venv-legacy test --no-deps requirements/flask-2.0.txt
 
     # System tools the tests drive for real: nginx (the load-balancer
     # test), curl (the operator's client), Graphviz's dot (draws the

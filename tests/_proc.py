@@ -21,7 +21,12 @@ import requests
 PYTHON = sys.executable
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
-LEGACY_PYTHON = ROOT / ".venv-legacy" / "bin" / "python"
+#: An interpreter with Flask 2.0 (the legacy hook): .venv-legacy, or the
+#: matrix cell's own interpreter on its Flask 2.0 line (noxfile.py).
+LEGACY_PYTHON = Path(
+    os.environ.get("FLASK_SHUTDOWN_LEGACY_PYTHON")
+    or ROOT / ".venv-legacy" / "bin" / "python"
+)
 
 
 class Proc:

@@ -153,13 +153,16 @@ def test_hash_password_confirmation_mismatch(monkeypatch: pytest.MonkeyPatch) ->
     from flask_shutdown import cli
 
     monkeypatch.setattr(cli, "_stdin_is_tty", lambda: True)
+    # A mismatch asks again. (The pair that matches ends the prompt: at the
+    # end of the input, click before 8.2 would ask forever.)
     result = (
         Flask("plain")
         .test_cli_runner()
-        .invoke(shutdown_command, ["hash-password"], input="one\ntwo\n")
+        .invoke(shutdown_command, ["hash-password"], input="one\ntwo\nok\nok\n")
     )
-    assert result.exit_code != 0
+    assert result.exit_code == 0, result.output
     assert "do not match" in result.output
+    assert check_password_hash(result.output.splitlines()[-1], "ok")
 
 
 def test_hash_password_empty() -> None:

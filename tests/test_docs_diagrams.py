@@ -184,7 +184,7 @@ def test_each_check_alone(make_app: AppFactory, name: str) -> None:
         assert body["error"] == error, (name, body)
 
 
-PAIRS = list(zip(list(CHECKS), list(CHECKS)[1:]))
+PAIRS = list(zip(list(CHECKS), list(CHECKS)[1:], strict=False))
 
 
 @pytest.mark.parametrize(("first", "second"), PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])

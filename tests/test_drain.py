@@ -162,8 +162,9 @@ def test_new_requests_during_drain_get_503(make_app: AppFactory, serve: t.Any) -
         refused = requests.get(server.url, timeout=5)
         assert refused.status_code == 503
         assert refused.headers["Retry-After"] == "1"
-        # Werkzeug's server closes the connection after each response.
-        assert "close" in refused.headers["Connection"]
+        # Werkzeug's server closes the connection after each response (an
+        # HTTP/1.0 response, as before Werkzeug 2.1, needs no header for it).
+        assert refused.raw.version == 10 or "close" in refused.headers["Connection"]
         assert refused.json()["error"] == "shutting_down"
         # The status endpoint still answers while draining.
         status = requests.get(

@@ -142,7 +142,9 @@ def test_one_token_stops_one_instance_of_three(redis_server: Redis) -> None:
         }
 
         # Restarting an instance does not make the token usable again.
-        stopped = next(s for s, rv in zip(servers, answers) if rv.status_code == 202)
+        stopped = next(
+            s for s, rv in zip(servers, answers, strict=False) if rv.status_code == 202
+        )
         assert stopped.wait_stopped(10)
         app, _ = fleet_app(redis_server.uri)
         again = ServerThread(app, port=0)

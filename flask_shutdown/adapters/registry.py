@@ -43,7 +43,7 @@ ADAPTERS: dict[str, type[ServerAdapter]] = {
 }
 
 #: What ``SHUTDOWN_STRATEGY`` may be.
-Strategy = t.Union[str, cabc.Callable[..., t.Any]]
+Strategy = str | cabc.Callable[..., t.Any]
 
 
 def prepare_process(on_exit: cabc.Callable[[], object]) -> None:
