@@ -158,11 +158,15 @@ def test_hash_password_confirmation_mismatch(monkeypatch: pytest.MonkeyPatch) ->
     result = (
         Flask("plain")
         .test_cli_runner()
-        .invoke(shutdown_command, ["hash-password"], input="one\ntwo\nok\nok\n")
+        .invoke(
+            shutdown_command,
+            ["hash-password"],
+            input="one\ntwo\nlong-enough-pass\nlong-enough-pass\n",
+        )
     )
     assert result.exit_code == 0, result.output
     assert "do not match" in result.output
-    assert check_password_hash(result.output.splitlines()[-1], "ok")
+    assert check_password_hash(result.output.splitlines()[-1], "long-enough-pass")
 
 
 def test_hash_password_empty() -> None:

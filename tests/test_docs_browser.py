@@ -26,6 +26,7 @@ from ._browser import serve_dir
 PAGES = [
     "index.html",
     "quickstart.html",
+    "installation.html",
     "config.html",
     "sequence.html",
     "security.html",
