@@ -215,6 +215,20 @@ def measure(driver: t.Any, base: str, page: str, width: int) -> Measure:
         "const done = arguments[arguments.length - 1];"
         "document.fonts.ready.then(() => done(true));"
     )
+    # An <object> may still be parsing its SVG after the load event on a
+    # busy machine: give each one up to 5 s to show a document before
+    # the measure counts it as broken.
+    driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "const objects = [...document.querySelectorAll('object')];"
+        "const ready = () => objects.every(o => o.contentDocument"
+        " && o.contentDocument.documentElement"
+        " && o.contentDocument.documentElement.tagName.toLowerCase() === 'svg');"
+        "const started = Date.now();"
+        "(function check() {"
+        " if (ready() || Date.now() - started > 5000) done(true);"
+        " else setTimeout(check, 50); })();"
+    )
     m = driver.execute_script(_MEASURE, CHART_FONT_PT)
     return Measure(
         page=page,
