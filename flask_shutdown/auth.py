@@ -24,6 +24,7 @@ not counted.
 from __future__ import annotations
 
 import collections.abc as cabc
+import contextlib
 import dataclasses
 import hmac
 import logging
@@ -249,6 +250,17 @@ class Authenticator:
         if stored is None:
             return False
 
+        with self._hash_slot():
+            return check_password_hash(stored, password)
+
+    @contextlib.contextmanager
+    def _hash_slot(self) -> cabc.Iterator[None]:
+        """Hold one of the ``SHUTDOWN_MAX_CONCURRENT_HASHES`` slots for a
+        password check (a hash, or the app's callback that runs one).
+
+        :raises ShutdownRefused: Every slot is taken: ``429`` at once,
+            rather than queueing work that holds memory and threads.
+        """
         if not self._hashes.acquire(blocking=False):
             raise ShutdownRefused.retry_after(
                 "too_many_concurrent",
@@ -259,7 +271,7 @@ class Authenticator:
             )
 
         try:
-            return check_password_hash(stored, password)
+            yield
         finally:
             self._hashes.release()
 
@@ -274,21 +286,11 @@ class Authenticator:
         ran = False
 
         try:
-            if not self._hashes.acquire(blocking=False):
-                raise ShutdownRefused.retry_after(
-                    "too_many_concurrent",
-                    "Too many password checks are running at once. Try again in"
-                    " a moment, or use a bearer token.",
-                    HASH_RETRY_AFTER,
-                )
-
-            try:
+            with self._hash_slot():
                 ran = True
                 user = self._call(
                     self.callbacks.password, username, password, scheme="Basic"
                 )
-            finally:
-                self._hashes.release()
         finally:
             lockout.finish(attempt, failed=ran and user is None)
 

@@ -107,10 +107,7 @@ class AppState:
         self.store: RedisStore | None = None
 
         if config.storage_uri != "memory://":
-            namespace = hashlib.sha256(
-                f"{app.import_name}\0{config.path}".encode()
-            ).hexdigest()[:16]
-            self.store = RedisStore(config.storage_uri, namespace)
+            self.store = RedisStore(config.storage_uri, _app_key(app, config))
 
         self.guard = Guard(config)
         self.auth = Authenticator(config, self.signer, self.guard, extension._callbacks)
@@ -687,10 +684,16 @@ def _shared_state(app: Flask, config: ShutdownConfig) -> shared.LocalState:
     if master is None:
         return shared.LocalState()
 
-    # Several apps may share one server (DispatcherMiddleware): one file
-    # per app and endpoint.
-    key = hashlib.sha256(f"{app.import_name}\0{config.path}".encode()).hexdigest()
-    return shared.for_server(master, key[:16])
+    return shared.for_server(master, _app_key(app, config))
+
+
+def _app_key(app: Flask, config: ShutdownConfig) -> str:
+    """What keeps the shared and stored state of one app apart from that
+    of other apps on the same server or Redis (DispatcherMiddleware, one
+    Redis for several services): its import name and endpoint path.
+    """
+    key = f"{app.import_name}\0{config.path}".encode()
+    return hashlib.sha256(key).hexdigest()[:16]
 
 
 def get_state(app: t.Any) -> AppState:

@@ -30,6 +30,7 @@ import time
 import typing as t
 from pathlib import Path
 
+from .shared import private_dir
 from .shared import process_alive
 from .shared import runtime_dir
 
@@ -39,17 +40,7 @@ def servers_dir() -> Path:
 
     :raises OSError: It cannot be made, or is not private.
     """
-    folder = runtime_dir() / "servers"
-
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(folder, 0o700)
-
-    info = os.lstat(folder)
-
-    if info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise PermissionError(f"{folder} is not private to this user.")
-
-    return folder
+    return private_dir(runtime_dir() / "servers")
 
 
 def new_token() -> str:

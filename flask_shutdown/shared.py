@@ -290,6 +290,16 @@ def runtime_dir() -> Path:
         # A shared folder: the user id keeps users apart.
         folder = base / f"flask-shutdown-{os.getuid()}"
 
+    return private_dir(folder)
+
+
+def private_dir(folder: Path) -> Path:
+    """Make ``folder`` with owner-only permissions, or check that the one
+    there is a real folder (not a link) of this user's that nobody else
+    can enter.
+
+    :raises OSError: It cannot be made, or is not private.
+    """
     with contextlib.suppress(FileExistsError):
         os.mkdir(folder, 0o700)
 

@@ -10,6 +10,7 @@ import concurrent.futures
 import shutil
 import subprocess
 import time
+import typing as t
 from pathlib import Path
 
 import requests
@@ -82,6 +83,37 @@ def start_slow(
         pool.submit(requests.get, f"{url}/slow?s={seconds}&size={size}", timeout=60)
         for _ in range(n)
     ]
+
+
+def start_draining(
+    pool: concurrent.futures.Executor, app: t.Any, url: str, seconds: float
+) -> concurrent.futures.Future[requests.Response]:
+    """Start a ``/slow`` request of ``seconds`` on the in-process server of
+    ``app``, then shut it down with the test token, and return once new
+    requests are refused: the drain is held open by the slow request,
+    whose future is returned. Waits are bounded (5 s each).
+    """
+    state = app.extensions["shutdown"]
+    slow = pool.submit(requests.get, f"{url}/slow?s={seconds}", timeout=30)
+
+    for _ in range(500):
+        if len(state.in_flight):
+            break
+
+        time.sleep(0.01)
+
+    rv = requests.post(
+        f"{url}/shutdown", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    )
+    assert rv.status_code == 202
+
+    for _ in range(500):
+        if not state.coordinator.admitting:
+            break
+
+        time.sleep(0.01)
+
+    return slow
 
 
 def post_shutdown(url: str, client: str) -> int:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import concurrent.futures
-import time
 import typing as t
 
 import pytest
 import requests
 
+from ._servers import start_draining
 from .conftest import AppFactory
-from .conftest import TOKEN
 
 
 def test_liveness_and_exempt_paths_answer_through_the_drain(
@@ -27,24 +26,7 @@ def test_liveness_and_exempt_paths_answer_through_the_drain(
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         # Holds the drain open while the probes run.
-        slow = pool.submit(requests.get, f"{url}/slow?s=3", timeout=30)
-
-        for _ in range(500):
-            if len(app.extensions["shutdown"].in_flight):
-                break
-
-            time.sleep(0.01)
-
-        rv = requests.post(
-            f"{url}/shutdown", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
-        )
-        assert rv.status_code == 202
-
-        for _ in range(500):
-            if not app.extensions["shutdown"].coordinator.admitting:
-                break
-
-            time.sleep(0.01)
+        slow = start_draining(pool, app, url, 3)
 
         live = requests.get(f"{url}/shutdown/live", timeout=10)
         assert live.status_code == 200

@@ -18,6 +18,7 @@ from flask_shutdown import Shutdown
 
 from ._proc import Proc
 from ._proc import ROOT
+from ._servers import start_draining
 from ._servers import tool
 from ._servers import wait_ready
 from .conftest import TOKEN
@@ -65,24 +66,7 @@ def test_metrics_during_and_after_a_shutdown(serve: t.Any) -> None:
     assert sample(text, "flask_shutdown_phase", **mine, phase="running") == 1
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        slow = pool.submit(requests.get, f"{url}/slow?s=2", timeout=30)
-
-        for _ in range(500):
-            if len(app.extensions["shutdown"].in_flight):
-                break
-
-            time.sleep(0.01)
-
-        rv = requests.post(
-            f"{url}/shutdown", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
-        )
-        assert rv.status_code == 202
-
-        for _ in range(500):
-            if not app.extensions["shutdown"].coordinator.admitting:
-                break
-
-            time.sleep(0.01)
+        slow = start_draining(pool, app, url, 2)
 
         # Scraped during the drain: the exempt path still answers.
         text = requests.get(f"{url}/metrics", timeout=10).text
