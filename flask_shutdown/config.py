@@ -66,6 +66,7 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_LOCKOUT_SHARED_NETWORKS": ["127.0.0.0/8", "::1/128"],
     "SHUTDOWN_MAX_CONCURRENT_HASHES": 2,
     "SHUTDOWN_TRUSTED_HOSTS": None,
+    "SHUTDOWN_SHARED_STATE": True,
 }
 
 #: The two things a principal may be allowed to do. A principal with no
@@ -165,6 +166,10 @@ class ShutdownConfig:
     #: and addresses: ``SHUTDOWN_TRUSTED_HOSTS``, else Flask's
     #: ``TRUSTED_HOSTS``; ``None`` when neither is set.
     trusted_hosts: tuple[str, ...] | None = None
+    #: Whether the worker processes of one server share the shutdown
+    #: state, the used signed tokens and the lockout counters through a
+    #: state file; ``False`` keeps each process's to itself.
+    shared_state: bool = True
 
     @property
     def heartbeat_path(self) -> str:
@@ -279,6 +284,7 @@ class ShutdownConfig:
                 config, "SHUTDOWN_MAX_CONCURRENT_HASHES", int, minimum=1
             ),
             trusted_hosts=_read_trusted_hosts(config),
+            shared_state=_read_bool(config, "SHUTDOWN_SHARED_STATE"),
         )
 
 

@@ -681,7 +681,9 @@ def _shared_state(app: Flask, config: ShutdownConfig) -> shared.LocalState:
     """
     master = master_process()
 
-    if master is None:
+    # SHUTDOWN_SHARED_STATE = False: each worker on its own, so that the
+    # benchmark can set both side by side.
+    if master is None or not config.shared_state:
         return shared.LocalState()
 
     return shared.for_server(master, _app_key(app, config))

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from flask_shutdown import extension
 from flask_shutdown import shared
 from flask_shutdown.tokens import TokenSigner
 
@@ -23,6 +24,7 @@ from ._proc import ROOT
 from ._servers import APP_MODULE
 from ._servers import tool
 from ._servers import wait_ready
+from .conftest import AppFactory
 from .conftest import SECRET_KEY
 from .conftest import TOKEN
 
@@ -252,3 +254,19 @@ def test_stale_files_of_dead_masters_are_removed(
     assert isinstance(state, shared.FileState)
     assert not stale.exists()
     assert live.exists()
+
+
+def test_switch_keeps_state_per_process(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As a gunicorn worker would see it: a master process to share with.
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setattr(extension, "master_process", os.getpid)
+    shared_app, _ = make_app()
+    assert shared_app.config["SHUTDOWN_SHARED_STATE"] is True
+    state = shared_app.extensions["shutdown"].coordinator.shared.state
+    assert isinstance(state, shared.FileState)
+
+    apart, _ = make_app(SHUTDOWN_SHARED_STATE=False)
+    state = apart.extensions["shutdown"].coordinator.shared.state
+    assert type(state) is shared.LocalState

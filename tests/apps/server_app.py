@@ -2,8 +2,9 @@
 uWSGI, the nginx fleet).
 
 Environment: HOOK_LOG, the file the views and hooks append lines to, each
-ending with the process id; SHUTDOWN_DRAIN_DELAY and SHUTDOWN_STRATEGY
-are passed on to the config when set.
+ending with the process id; SHUTDOWN_DRAIN_DELAY, SHUTDOWN_STRATEGY,
+SHUTDOWN_SHARED_STATE and SHUTDOWN_STORAGE_URI are passed on to the
+config when set.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ for key in ("SHUTDOWN_DRAIN_DELAY", "SHUTDOWN_DRAIN_TIMEOUT"):
 if "SECRET_KEY" in os.environ:
     app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
     app.config["SHUTDOWN_SIGNED_TOKENS"] = True
+
+for key in ("SHUTDOWN_SHARED_STATE", "SHUTDOWN_STORAGE_URI"):
+    if key in os.environ:
+        app.config[key] = os.environ[key]
 
 if "SHUTDOWN_STRATEGY" in os.environ:
     app.config["SHUTDOWN_STRATEGY"] = os.environ["SHUTDOWN_STRATEGY"]
