@@ -38,6 +38,8 @@ from .inflight import TrackingMiddleware
 from .legacy_hook import LegacyHookMiddleware
 from .refusals import ShutdownRefused
 from .security import Guard
+from .security import Lockout
+from .security import StoredLockout
 from .sequence import Coordinator
 from .server import ServerThread
 from .storage import RedisStore
@@ -109,7 +111,7 @@ class AppState:
         if config.storage_uri != "memory://":
             self.store = RedisStore(config.storage_uri, _app_key(app, config))
 
-        self.guard = Guard(config)
+        self.guard = Guard(config, _lockout(app, config, self.store))
         self.auth = Authenticator(config, self.signer, self.guard, extension._callbacks)
         #: The :class:`ServerThread` serving the app, if any; triggers that
         #: come from code or signals stop it.
@@ -667,17 +669,30 @@ def store_unavailable(error: StoreUnavailable) -> ShutdownRefused:
     """The ``503`` answered while the store does not: no credential is
     checked without it.
     """
-    return ShutdownRefused.retry_after(
-        "store_unavailable",
-        f"The shutdown endpoint cannot check credentials right now: {error}."
-        " Try again shortly.",
-        1,
-    )
+    return error.refusal()
 
 
-def _shared_state(app: Flask, config: ShutdownConfig) -> shared.LocalState:
+def _lockout(app: Flask, config: ShutdownConfig, store: RedisStore | None) -> Lockout:
+    """The lockout: counted in the fleet's store when there is one, else
+    in the state the workers of the server share.
+    """
+    limits = (config.lockout_attempts, config.lockout_window)
+    budget = config.lockout_global_attempts
+
+    if store is not None:
+        return StoredLockout(store, *limits, global_attempts=budget)
+
+    state = shared.LazyState(lambda: _shared_state(app, config, lockout=True))
+    return Lockout(*limits, global_attempts=budget, state=state)
+
+
+def _shared_state(
+    app: Flask, config: ShutdownConfig, *, lockout: bool = False
+) -> shared.LocalState:
     """The state this process shares with the other workers of its
     server, or its own when it is the only one.
+
+    :param lockout: The lockout's state rather than the shutdown's.
     """
     master = master_process()
 
@@ -686,7 +701,7 @@ def _shared_state(app: Flask, config: ShutdownConfig) -> shared.LocalState:
     if master is None or not config.shared_state:
         return shared.LocalState()
 
-    return shared.for_server(master, _app_key(app, config))
+    return shared.for_server(master, _app_key(app, config), lockout=lockout)
 
 
 def _app_key(app: Flask, config: ShutdownConfig) -> str:

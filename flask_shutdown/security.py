@@ -12,13 +12,14 @@ or count towards the lockout of someone else.
 
 from __future__ import annotations
 
-import collections
+import bisect
 import dataclasses
 import ipaddress
 import math
-import threading
+import os
 import time
 import typing as t
+import uuid
 
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +27,9 @@ from .addresses import client_key
 from .addresses import normalize_origin
 from .addresses import parse_address
 from .refusals import ShutdownRefused
+from .shared import LocalState
+from .shared import process_alive
+from .storage import StoreUnavailable
 
 if t.TYPE_CHECKING:
     import collections.abc as cabc
@@ -33,6 +37,7 @@ if t.TYPE_CHECKING:
     from flask import Request
 
     from .config import ShutdownConfig
+    from .storage import RedisStore
 
 #: How many clients the lockout remembers at most. When it is full,
 #: clients whose failures have all left the window are forgotten; a client
@@ -60,16 +65,15 @@ class Attempt:
     key: str
     #: Whether it is counted; ``False`` when the lockout is off.
     counted: bool = True
+    #: The reservation that counts it while its credentials are checked.
+    id: str = ""
 
 
-class _Entry:
-    __slots__ = ("failures", "pending")
-
-    def __init__(self) -> None:
-        #: Times of the failed attempts still in the window, oldest first.
-        self.failures: collections.deque[float] = collections.deque()
-        #: Attempts whose credentials are being checked right now.
-        self.pending = 0
+#: How long a reservation counts at most. Only a worker that died in the
+#: middle of a check leaves one behind (on the same host, a dead worker's
+#: reservations are dropped at once); a check that runs longer than this
+#: still records its failure when it ends.
+RESERVATION_TTL = 10.0
 
 
 class Lockout:
@@ -95,8 +99,16 @@ class Lockout:
         address have used up its attempts. A wrong one calls :meth:`fail`,
         which counts it, or refuses with ``429`` when a limit is reached.
 
-    The state (the ``_entries`` dict and the global entry) is only touched
-    in these methods, under one lock.
+    The counts live in ``state``: the process's own, or the file every
+    worker of the server shares (:mod:`.shared`), where each method's
+    read and write is one step under ``flock``. They are JSON there::
+
+        {"c": {client key: [failure times, oldest first]},
+         "a": [every client's failure times],
+         "p": {reservation id: [client key, pid, expires at]}}
+
+    Times come from ``clock``, :func:`time.monotonic` by default, which
+    is one clock for every process of a host.
 
     :param attempts: ``SHUTDOWN_LOCKOUT_ATTEMPTS`` per client; ``0`` turns
         the lockout off.
@@ -108,6 +120,7 @@ class Lockout:
     :param wait_timeout: How long an attempt waits for the ones being
         checked before it is refused.
     :param clock: Returns the time in seconds; monotonic by default.
+    :param state: Where the counts are kept; this process by default.
     """
 
     def __init__(
@@ -119,6 +132,7 @@ class Lockout:
         max_entries: int = MAX_TRACKED_ADDRESSES,
         wait_timeout: float = 10.0,
         clock: cabc.Callable[[], float] = time.monotonic,
+        state: LocalState | None = None,
     ) -> None:
         self.attempts = attempts
         self.window = window
@@ -126,32 +140,31 @@ class Lockout:
         self.max_entries = max_entries
         self.wait_timeout = wait_timeout
         self.clock = clock
-        # Client key -> its entry.
-        self._entries: dict[str, _Entry] = {}
-        # Every client's failures and pending attempts, together.
-        self._all = _Entry()
-        self._cond = threading.Condition()
+        self.state = LocalState() if state is None else state
 
     @property
     def enabled(self) -> bool:
         return self.attempts > 0 and self.window > 0
 
     def __len__(self) -> int:
-        with self._cond:
-            return len(self._entries)
+        """How many clients are remembered."""
+        return self._update(lambda book: len(book.clients)) or 0
 
     def count(self, key: str) -> int:
         """How many attempts of ``key`` count now: failures in the window
         plus attempts being checked.
         """
-        with self._cond:
-            entry = self._entries.get(key)
 
-            if entry is None:
+        def change(book: _Book) -> int:
+            failures = book.clients.get(key)
+
+            if failures is None:
                 return 0
 
-            self._expire(entry, self.clock())
-            return len(entry.failures) + entry.pending
+            book.expire(failures)
+            return len(failures) + book.pending_of(key)
+
+        return self._update(change) or 0
 
     def reserve(self, key: str) -> Attempt:
         """Count an attempt of ``key`` before its credentials are checked.
@@ -163,29 +176,28 @@ class Lockout:
         if not self.enabled:
             return Attempt(key, counted=False)
 
-        deadline = time.monotonic() + self.wait_timeout
+        attempt = Attempt(key, id=uuid.uuid4().hex)
 
-        with self._cond:
-            while True:
-                now = self.clock()
-                entry = self._current(key, now)
+        def change(book: _Book) -> Attempt | None:
+            failures = self._current(book, key)
 
-                if self._room(entry):
-                    if entry is None:
-                        entry = self._add(key, now)
-
-                    entry.pending += 1
-                    self._all.pending += 1
-                    return Attempt(key)
-
+            if not self._room(book, key, failures):
                 # A limit is reached only with attempts still being
                 # checked: their outcome decides this one's.
-                remaining = deadline - time.monotonic()
+                return None
 
-                if remaining <= 0:
-                    raise _locked_out(1.0)
+            if failures is None:
+                self._add(book, key)
 
-                self._cond.wait(remaining)
+            book.pending[attempt.id] = [key, os.getpid(), book.now + RESERVATION_TTL]
+            return attempt
+
+        rv = self._update(change, wait_until=time.monotonic() + self.wait_timeout)
+
+        if rv is None:
+            raise _locked_out(1.0)
+
+        return rv
 
     def fail(self, key: str) -> None:
         """Count a failed cheap check (a wrong token) of ``key``.
@@ -197,18 +209,20 @@ class Lockout:
         if not self.enabled:
             return
 
-        with self._cond:
-            now = self.clock()
-            entry = self._current(key, now)
+        def change(book: _Book) -> bool:
+            failures = self._current(book, key)
 
-            if not self._room(entry):
+            if not self._room(book, key, failures):
                 raise _locked_out(1.0)
 
-            if entry is None:
-                entry = self._add(key, now)
+            if failures is None:
+                failures = self._add(book, key)
 
-            entry.failures.append(now)
-            self._all.failures.append(now)
+            failures.append(book.now)
+            book.all.append(book.now)
+            return True
+
+        self._update(change)
 
     def finish(self, attempt: Attempt, *, failed: bool) -> None:
         """The credentials of ``attempt`` were checked. A failure stays
@@ -220,79 +234,239 @@ class Lockout:
         if not attempt.counted:
             return
 
-        with self._cond:
-            # Never missing: an entry with attempts pending is never dropped.
-            entry = self._entries[attempt.key]
-            entry.pending -= 1
-            self._all.pending -= 1
+        key = attempt.key
+
+        def change(book: _Book) -> bool:
+            book.pending.pop(attempt.id, None)
+            failures = book.clients.get(key)
 
             if failed:
-                now = self.clock()
-                entry.failures.append(now)
-                self._all.failures.append(now)
-            elif not entry.failures and not entry.pending:
-                del self._entries[attempt.key]
+                if failures is None:
+                    # Its reservation outlived RESERVATION_TTL and the
+                    # client was forgotten meanwhile: counted all the same.
+                    failures = book.clients[key] = []
 
-            self._cond.notify_all()
+                failures.append(book.now)
+                book.all.append(book.now)
+            elif failures is not None and not failures and not book.pending_of(key):
+                del book.clients[key]
 
-    def _current(self, key: str, now: float) -> _Entry | None:
-        """The entry of ``key`` with expired failures dropped.
+            return True
+
+        self._update(change)
+
+    def _update(
+        self,
+        change: cabc.Callable[[_Book], _R | None],
+        *,
+        wait_until: float | None = None,
+    ) -> _R | None:
+        """Run ``change`` on the counts, atomically for every process that
+        shares them, with expired failures and reservations dropped.
+        """
+
+        def run(doc: dict[str, t.Any]) -> _R | None:
+            book = _Book(doc, self.clock(), self.window)
+            return change(book)
+
+        return self.state.update("lockout", run, wait_until=wait_until)
+
+    def _current(self, book: _Book, key: str) -> list[float] | None:
+        """The failures of ``key`` in the window, or ``None`` for a client
+        not remembered.
 
         :raises ShutdownRefused: ``key``, or every client, has used up its
             failures.
         """
-        self._expire(self._all, now)
-        entry = self._entries.get(key)
+        now = book.now
+        failures = book.clients.get(key)
 
-        if entry is not None:
-            self._expire(entry, now)
+        if failures is not None:
+            book.expire(failures)
 
-            if len(entry.failures) >= self.attempts:
-                raise _locked_out(entry.failures[0] + self.window - now)
+            if len(failures) >= self.attempts:
+                raise _locked_out(failures[0] + self.window - now)
 
-        if self.global_attempts > 0 and len(self._all.failures) >= self.global_attempts:
-            raise _locked_out(self._all.failures[0] + self.window - now, everyone=True)
+        if self.global_attempts > 0 and len(book.all) >= self.global_attempts:
+            raise _locked_out(book.all[0] + self.window - now, everyone=True)
 
-        return entry
+        return failures
 
-    def _room(self, entry: _Entry | None) -> bool:
+    def _room(self, book: _Book, key: str, failures: list[float] | None) -> bool:
         """Whether one more attempt fits, counting those being checked."""
-        if entry is not None and len(entry.failures) + entry.pending >= self.attempts:
+        if (
+            failures is not None
+            and len(failures) + book.pending_of(key) >= self.attempts
+        ):
             return False
 
-        all_ = self._all
-        return self.global_attempts <= 0 or (
-            len(all_.failures) + all_.pending < self.global_attempts
+        return (
+            self.global_attempts <= 0
+            or len(book.all) + len(book.pending) < self.global_attempts
         )
 
-    def _add(self, key: str, now: float) -> _Entry:
-        if len(self._entries) >= self.max_entries:
+    def _add(self, book: _Book, key: str) -> list[float]:
+        clients = book.clients
+
+        if len(clients) >= self.max_entries:
             # Forget clients with nothing left in the window; never one
             # with failures in it, which would unlock it.
-            for k in list(self._entries):
-                entry = self._entries[k]
-                self._expire(entry, now)
+            busy = {entry[0] for entry in book.pending.values()}
 
-                if not entry.failures and not entry.pending:
-                    del self._entries[k]
+            for k in list(clients):
+                book.expire(clients[k])
 
-        if len(self._entries) >= self.max_entries:
+                if not clients[k] and k not in busy:
+                    del clients[k]
+
+        if len(clients) >= self.max_entries:
             # Room frees up when the newest failure of some client leaves
             # the window.
-            soonest = min(
-                (e.failures[-1] for e in self._entries.values() if e.failures),
-                default=now,
+            soonest = min((f[-1] for f in clients.values() if f), default=book.now)
+            raise _locked_out(soonest + self.window - book.now, everyone=True)
+
+        failures: list[float] = []
+        clients[key] = failures
+        return failures
+
+
+_R = t.TypeVar("_R")
+
+
+class _Book:
+    """The lockout's counts in a JSON document, with what has expired
+    dropped: failures older than the window, reservations past their time
+    or of a process that has exited.
+    """
+
+    __slots__ = ("all", "clients", "now", "pending", "window")
+
+    def __init__(self, doc: dict[str, t.Any], now: float, window: float) -> None:
+        self.now = now
+        self.window = window
+        self.clients: dict[str, list[float]] = doc.setdefault("c", {})
+        self.all: list[float] = doc.setdefault("a", [])
+        self.pending: dict[str, list[t.Any]] = doc.setdefault("p", {})
+        self.expire(self.all)
+        me = os.getpid()
+
+        for rid, (_, pid, expires) in list(self.pending.items()):
+            # A worker killed mid-check (gunicorn's timeout, OOM) never
+            # finishes its attempt.
+            if expires <= now or (pid != me and not process_alive(pid)):
+                del self.pending[rid]
+
+    def expire(self, failures: list[float]) -> None:
+        """Drop the failures that have left the window, in place."""
+        del failures[: bisect.bisect_right(failures, self.now - self.window)]
+
+    def pending_of(self, key: str) -> int:
+        return sum(1 for entry in self.pending.values() if entry[0] == key)
+
+
+class StoredLockout(Lockout):
+    """The lockout with its counts in the fleet's Redis
+    (``SHUTDOWN_STORAGE_URI``): the same rules, each step one atomic
+    script in Redis, timed by Redis's clock so that the hosts' clocks do
+    not matter. A store that does not answer refuses the attempt with
+    ``503`` (no credential is checked without it), and the next attempt
+    tries again.
+
+    :param store: The fleet's store.
+    """
+
+    #: How often an attempt waiting for the outcome of others asks again.
+    poll_interval = 0.02
+
+    def __init__(
+        self,
+        store: RedisStore,
+        attempts: int,
+        window: float,
+        *,
+        global_attempts: int = 0,
+        max_entries: int = MAX_TRACKED_ADDRESSES,
+        wait_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(
+            attempts,
+            window,
+            global_attempts=global_attempts,
+            max_entries=max_entries,
+            wait_timeout=wait_timeout,
+        )
+        self.store = store
+
+    def __len__(self) -> int:
+        return self._call(lambda: self.store.lockout_clients())
+
+    def count(self, key: str) -> int:
+        return self._call(lambda: self.store.lockout_count(key, self.window))
+
+    def reserve(self, key: str) -> Attempt:
+        if not self.enabled:
+            return Attempt(key, counted=False)
+
+        attempt = Attempt(key, id=uuid.uuid4().hex)
+        deadline = time.monotonic() + self.wait_timeout
+
+        while True:
+            if self._try(attempt, "reserve"):
+                return attempt
+
+            if time.monotonic() >= deadline:
+                raise _locked_out(1.0)
+
+            time.sleep(self.poll_interval)
+
+    def fail(self, key: str) -> None:
+        if self.enabled and not self._try(Attempt(key, id=uuid.uuid4().hex), "fail"):
+            raise _locked_out(1.0)
+
+    def finish(self, attempt: Attempt, *, failed: bool) -> None:
+        if not attempt.counted:
+            return
+
+        try:
+            self.store.lockout_finish(attempt.key, attempt.id, failed, self.window)
+        except StoreUnavailable as e:
+            # A success needs nothing more: the reservation expires by
+            # itself. A failure that cannot be counted is not answered
+            # as one.
+            if failed:
+                raise e.refusal() from None
+
+    def _try(self, attempt: Attempt, mode: str) -> bool:
+        """One step in Redis: ``True`` when counted, ``False`` when a limit
+        is reached only by attempts still being checked.
+        """
+        outcome, seconds = self._call(
+            lambda: self.store.lockout_step(
+                attempt.key,
+                attempt.id,
+                mode,
+                attempts=self.attempts,
+                window=self.window,
+                global_attempts=self.global_attempts,
+                max_entries=self.max_entries,
+                ttl=RESERVATION_TTL,
             )
-            raise _locked_out(soonest + self.window - now, everyone=True)
+        )
 
-        entry = self._entries[key] = _Entry()
-        return entry
+        if outcome == "ok":
+            return True
 
-    def _expire(self, entry: _Entry, now: float) -> None:
-        failures = entry.failures
+        if outcome == "wait":
+            return False
 
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
+        raise _locked_out(seconds, everyone=outcome != "client")
+
+    @staticmethod
+    def _call(step: cabc.Callable[[], _R]) -> _R:
+        try:
+            return step()
+        except StoreUnavailable as e:
+            raise e.refusal() from None
 
 
 class Guard:
@@ -300,14 +474,19 @@ class Guard:
     browser requests from other sites, and keeps the :class:`Lockout`.
 
     :param config: The app's resolved config.
+    :param lockout: The lockout; by default one of this process's own.
     """
 
-    def __init__(self, config: ShutdownConfig) -> None:
+    def __init__(self, config: ShutdownConfig, lockout: Lockout | None = None) -> None:
         self.config = config
-        self.lockout = Lockout(
-            config.lockout_attempts,
-            config.lockout_window,
-            global_attempts=config.lockout_global_attempts,
+        self.lockout = (
+            Lockout(
+                config.lockout_attempts,
+                config.lockout_window,
+                global_attempts=config.lockout_global_attempts,
+            )
+            if lockout is None
+            else lockout
         )
         #: Already normalized by the config.
         self._trusted_origins = frozenset(config.trusted_origins)

@@ -19,6 +19,10 @@ library, survives a worker being replaced, its locks are released by the
 kernel when a worker dies, and the few reads it serves (readiness, status,
 the shutdown request itself) cost microseconds.
 
+The lockout counters live in a second file of the same server
+(``...-lockout.state``), so that a guessing attack, which rewrites them
+on every attempt, never slows down or enlarges what readiness reads.
+
 A worker that cannot use the file logs once and keeps its state per
 process, as a single-process server does; no request fails because of it.
 """
@@ -45,6 +49,16 @@ logger = logging.getLogger(__name__)
 #: The most a state file may hold; a record is a few kilobytes at most.
 MAX_SIZE = 1 << 20
 
+#: The most the lockout's file may hold: the failures of up to
+#: ``security.MAX_TRACKED_ADDRESSES`` clients.
+LOCKOUT_MAX_SIZE = 16 << 20
+
+#: How often a worker waiting for another worker's update looks again:
+#: there is no cross-process notification for a plain file.
+POLL_INTERVAL = 0.01
+
+_T = t.TypeVar("_T")
+
 
 class LocalState:
     """State kept in this process only: a single-process server, or a
@@ -58,6 +72,39 @@ class LocalState:
         #: Used signed tokens: id -> when it expires.
         self._used: dict[str, float] = {}
         self._used_lock = threading.Lock()
+        #: Sections kept by :meth:`update`, as JSON-like dicts.
+        self._sections: dict[str, dict[str, t.Any]] = {}
+        self._changed = threading.Condition()
+
+    def update(
+        self,
+        section: str,
+        change: cabc.Callable[[dict[str, t.Any]], _T | None],
+        *,
+        wait_until: float | None = None,
+    ) -> _T | None:
+        """Run ``change`` on the dict kept under ``section``, atomically
+        for every process that shares the state; what it leaves in the
+        dict is kept. It must leave only JSON types there.
+
+        When ``change`` returns ``None`` and ``wait_until`` (a
+        :func:`time.monotonic` time) is given, it is run again after the
+        next update of some other thread or process, until it returns
+        something else or that time has passed.
+
+        :returns: What the last run of ``change`` returned.
+        """
+        with self._changed:
+            while True:
+                rv = change(self._sections.setdefault(section, {}))
+                # Any change may be what a waiting attempt waits for.
+                self._changed.notify_all()
+                remaining = _remaining(rv, wait_until)
+
+                if remaining is None:
+                    return rv
+
+                self._changed.wait(remaining)
 
     def use_once(self, token_id: str, expires_at: float) -> bool:
         """Mark a signed token used; ``False`` if it was used before. A
@@ -93,13 +140,24 @@ class FileState(LocalState):
     """State shared through a file by the processes of one server.
 
     :param path: The state file; created when missing.
+    :param max_size: The most the file may hold, in bytes.
+    :param companions: Files of the same server that go when this one
+        goes (the lockout's).
     """
 
     scope = "server"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_size: int = MAX_SIZE,
+        companions: tuple[Path, ...] = (),
+    ) -> None:
         super().__init__()
         self.path = path
+        self.max_size = max_size
+        self.companions = companions
         self._fd: int | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
@@ -110,7 +168,7 @@ class FileState(LocalState):
             if fd is None:
                 return None
 
-            doc = _load(fd)
+            doc = self._load(fd)
             current = doc.get("record")
 
             if current is not None and current.get("stopped_at") is None:
@@ -126,7 +184,7 @@ class FileState(LocalState):
             if fd is None:
                 return
 
-            doc = _load(fd)
+            doc = self._load(fd)
             current = doc.get("record")
 
             # Never overwrite another worker's newer shutdown.
@@ -138,12 +196,12 @@ class FileState(LocalState):
 
     def read(self) -> dict[str, t.Any] | None:
         with self._using(fcntl.LOCK_SH) as fd:
-            return None if fd is None else _load(fd).get("record")
+            return None if fd is None else self._load(fd).get("record")
 
     def clear(self) -> None:
         with self._using(fcntl.LOCK_EX) as fd:
             if fd is not None:
-                doc = _load(fd)
+                doc = self._load(fd)
                 doc.pop("record", None)
                 _store(fd, doc)
 
@@ -152,18 +210,19 @@ class FileState(LocalState):
             if fd is None:
                 return
 
-            current = _load(fd).get("record")
+            current = self._load(fd).get("record")
 
             # Workers still exiting keep reading it through their open
             # file; a later server gets a new file of its own.
             if current is not None and current.get("stopped_at") is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    self.path.unlink()
+                for path in (self.path, *self.companions):
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
 
     def use_once(self, token_id: str, expires_at: float) -> bool:
         with self._using(fcntl.LOCK_EX) as fd:
             if fd is not None:
-                doc = _load(fd)
+                doc = self._load(fd)
                 used = doc.setdefault("used_tokens", {})
                 fresh = _use_once(used, token_id, expires_at)
                 _store(fd, doc)
@@ -171,6 +230,39 @@ class FileState(LocalState):
 
         # The file failed: this process remembers on its own.
         return super().use_once(token_id, expires_at)
+
+    def update(
+        self,
+        section: str,
+        change: cabc.Callable[[dict[str, t.Any]], _T | None],
+        *,
+        wait_until: float | None = None,
+    ) -> _T | None:
+        while not self._broken:
+            rv: _T | None = None
+
+            with self._using(fcntl.LOCK_EX) as fd:
+                if fd is not None:
+                    doc = self._load(fd)
+                    rv = change(doc.setdefault(section, {}))
+                    _store(fd, doc)
+
+            if self._broken:
+                # The file failed on the way: nothing of this run counts,
+                # and this process goes on with its own state.
+                break
+
+            remaining = _remaining(rv, wait_until)
+
+            if remaining is None:
+                return rv
+
+            time.sleep(min(remaining, POLL_INTERVAL))
+
+        return super().update(section, change, wait_until=wait_until)
+
+    def _load(self, fd: int) -> dict[str, t.Any]:
+        return _load(fd, self.max_size)
 
     @contextlib.contextmanager
     def _using(self, kind: int) -> cabc.Iterator[int | None]:
@@ -232,13 +324,13 @@ class FileState(LocalState):
             )
 
 
-def _load(fd: int) -> dict[str, t.Any]:
+def _load(fd: int, max_size: int = MAX_SIZE) -> dict[str, t.Any]:
     size = os.fstat(fd).st_size
 
     if not size:
         return {}
 
-    if size > MAX_SIZE:
+    if size > max_size:
         raise ValueError(f"the state file holds {size} bytes")
 
     data = os.pread(fd, size, 0)
@@ -248,6 +340,15 @@ def _load(fd: int) -> dict[str, t.Any]:
         raise ValueError("the state file does not hold a JSON object")
 
     return rv
+
+
+def _remaining(rv: object, wait_until: float | None) -> float | None:
+    """How long to wait before trying again, or ``None`` to return."""
+    if rv is not None or wait_until is None:
+        return None
+
+    remaining = wait_until - time.monotonic()
+    return remaining if remaining > 0 else None
 
 
 def _store(fd: int, doc: dict[str, t.Any]) -> None:
@@ -317,10 +418,12 @@ def private_dir(folder: Path) -> Path:
     return folder
 
 
-def for_server(master_pid: int, name: str) -> LocalState:
+def for_server(master_pid: int, name: str, *, lockout: bool = False) -> LocalState:
     """The state shared by the processes of the server whose master is
     ``master_pid``, for the app named ``name``; per-process state when the
     file cannot be set up.
+
+    :param lockout: The lockout's file instead of the shutdown's.
     """
     try:
         folder = runtime_dir()
@@ -333,7 +436,12 @@ def for_server(master_pid: int, name: str) -> LocalState:
         )
         return LocalState()
 
-    return FileState(folder / f"{master_pid}-{name}.state")
+    lockout_path = folder / f"{master_pid}-{name}-lockout.state"
+
+    if lockout:
+        return FileState(lockout_path, max_size=LOCKOUT_MAX_SIZE)
+
+    return FileState(folder / f"{master_pid}-{name}.state", companions=(lockout_path,))
 
 
 def _remove_stale(folder: Path) -> None:
@@ -401,3 +509,12 @@ class LazyState(LocalState):
 
     def use_once(self, token_id: str, expires_at: float) -> bool:
         return self.state.use_once(token_id, expires_at)
+
+    def update(
+        self,
+        section: str,
+        change: cabc.Callable[[dict[str, t.Any]], _T | None],
+        *,
+        wait_until: float | None = None,
+    ) -> _T | None:
+        return self.state.update(section, change, wait_until=wait_until)

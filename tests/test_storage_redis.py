@@ -11,11 +11,13 @@ import shutil
 import socket
 import subprocess
 import time
+import typing as t
 from pathlib import Path
 
 import pytest
 import requests
 from flask import Flask
+from werkzeug.security import generate_password_hash
 
 from flask_shutdown import ServerThread
 from flask_shutdown import Shutdown
@@ -23,8 +25,10 @@ from flask_shutdown.storage import RedisStore
 from flask_shutdown.storage import StoreUnavailable
 from flask_shutdown.tokens import TokenSigner
 
+from .conftest import PASSWORD
 from .conftest import SECRET_KEY
 from .conftest import TOKEN
+from .conftest import USER
 
 
 class Redis:
@@ -87,14 +91,16 @@ def redis_server(tmp_path: Path) -> cabc.Iterator[Redis]:
     server.stop()
 
 
-def fleet_app(uri: str) -> tuple[Flask, Shutdown]:
+def fleet_app(uri: str, **config: t.Any) -> tuple[Flask, Shutdown]:
     # One import name and path: the instances of one service.
     app = Flask("fleet")
     app.config.update(
         SECRET_KEY=SECRET_KEY,
         SHUTDOWN_SIGNED_TOKENS=True,
         SHUTDOWN_TOKENS=[TOKEN],
+        SHUTDOWN_USERS={USER: generate_password_hash(PASSWORD)},
         SHUTDOWN_STORAGE_URI=uri,
+        **config,
     )
     app.get("/")(lambda: "ok")
     return app, Shutdown(app)

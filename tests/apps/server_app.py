@@ -4,11 +4,12 @@ uWSGI, the nginx fleet).
 Environment: HOOK_LOG, the file the views and hooks append lines to, each
 ending with the process id; SHUTDOWN_DRAIN_DELAY, SHUTDOWN_STRATEGY,
 SHUTDOWN_SHARED_STATE and SHUTDOWN_STORAGE_URI are passed on to the
-config when set.
+config when set, and SHUTDOWN_TEST_CONFIG, a JSON object, updates it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -35,6 +36,9 @@ if "SECRET_KEY" in os.environ:
 for key in ("SHUTDOWN_SHARED_STATE", "SHUTDOWN_STORAGE_URI"):
     if key in os.environ:
         app.config[key] = os.environ[key]
+
+if "SHUTDOWN_TEST_CONFIG" in os.environ:
+    app.config.update(json.loads(os.environ["SHUTDOWN_TEST_CONFIG"]))
 
 if "SHUTDOWN_STRATEGY" in os.environ:
     app.config["SHUTDOWN_STRATEGY"] = os.environ["SHUTDOWN_STRATEGY"]

@@ -1,0 +1,349 @@
+"""One lockout per server, and per fleet: the failed attempts of every
+worker of a gunicorn or uWSGI server count together through the server's
+state file, and those of every instance that names the same Redis count
+together there. A store that stops answering refuses closed and is
+recovered from.
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import typing as t
+from pathlib import Path
+
+import pytest
+import requests
+
+from bench.state import wrong_guesses
+from flask_shutdown import ServerThread
+from flask_shutdown import shared
+from flask_shutdown import ShutdownRefused
+from flask_shutdown.security import Lockout
+
+from ._proc import Proc
+from ._proc import ROOT
+from ._servers import APP_MODULE
+from ._servers import tool
+from ._servers import wait_ready
+from .conftest import PASSWORD
+from .conftest import TOKEN
+from .conftest import USER
+from .test_security_lockout import _loopback
+from .test_security_lockout import _post_from
+from .test_shared_state import probe_all_workers
+from .test_storage_redis import fleet_app
+from .test_storage_redis import Redis
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+WRONG = {"Authorization": "Bearer wrong-token-0123456789"}
+CLOSE = {"Connection": "close"}
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> cabc.Iterator[Redis]:
+    server = Redis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def read_status(url: str, headers: dict[str, str]) -> requests.Response:
+    return requests.get(f"{url}/shutdown/status", headers=headers, timeout=30)
+
+
+def gunicorn(tmp_path: Path, config: dict[str, t.Any] | None = None) -> Proc:
+    args = [tool("gunicorn"), "-b", "127.0.0.1:0", "-w", "4", "--no-control-socket"]
+    args += [f"{APP_MODULE}:app"]
+    (tmp_path / "hooks.log").touch()
+    env = {
+        "HOOK_LOG": str(tmp_path / "hooks.log"),
+        "SHUTDOWN_TEST_CONFIG": json.dumps(config or {}),
+    }
+    return Proc(args, tmp_path / "server.log", env=env, cwd=ROOT)
+
+
+def gunicorn_url(proc: Proc) -> str:
+    url = proc.wait_for_output(r"Listening at: (http://127\.0\.0\.1:\d+)").group(1)
+    proc.wait_for_output(r"(?s)(Booting worker with pid: \d+.*){4}")
+    wait_ready(proc, f"{url}/pid")
+    # Every worker has imported the app and answers.
+    assert len(probe_all_workers(url, 4)[0]) == 4
+    return url
+
+
+def test_gunicorn_workers_share_the_client_budget(tmp_path: Path) -> None:
+    with gunicorn(tmp_path) as proc:
+        url = gunicorn_url(proc)
+        statuses = wrong_guesses(url, 40, concurrency=8)
+        assert statuses == {401: 5, 429: 35}
+
+        # Basic passwords are reserved before they are hashed, across
+        # workers too: the client's budget is used up.
+        rv = requests.get(
+            f"{url}/shutdown/status", auth=(USER, PASSWORD), headers=CLOSE, timeout=30
+        )
+        assert rv.status_code == 429
+        assert 1 <= int(rv.headers["Retry-After"]) <= 60
+        # The operator's token still gets in, on any worker.
+        for _ in range(8):
+            rv = requests.get(f"{url}/shutdown/status", headers={**AUTH, **CLOSE})
+            assert rv.status_code == 200
+
+        proc.kill()
+
+
+def test_gunicorn_workers_share_concurrent_password_reservations(
+    tmp_path: Path,
+) -> None:
+    # Wrong passwords hash slowly: the reservations of one worker hold
+    # back the guesses another worker receives meanwhile.
+    with gunicorn(tmp_path) as proc:
+        url = gunicorn_url(proc)
+
+        def guess(i: int) -> int:
+            return requests.post(
+                f"{url}/shutdown", auth=(USER, f"guess-{i}"), headers=CLOSE, timeout=30
+            ).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = sorted(pool.map(guess, range(16)))
+
+        assert statuses == [401] * 5 + [429] * 11
+        proc.kill()
+
+
+def test_gunicorn_workers_share_the_global_budget(tmp_path: Path) -> None:
+    # Each loopback address its own client: the budget for all clients
+    # together holds across workers.
+    config = {"SHUTDOWN_LOCKOUT_SHARED_NETWORKS": [], "SHUTDOWN_LOCKOUT_ATTEMPTS": 2}
+    config["SHUTDOWN_LOCKOUT_GLOBAL_ATTEMPTS"] = 7
+
+    with gunicorn(tmp_path, config) as proc:
+        url = gunicorn_url(proc)
+        port = int(url.rsplit(":", 1)[1])
+        wrong = {"Authorization": "Bearer wrong-token-0123456789", **CLOSE}
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = sorted(
+                pool.map(lambda i: _post_from(port, _loopback(i), wrong), range(30))
+            )
+
+        assert statuses == [401] * 7 + [429] * 23
+        proc.kill()
+
+
+def test_uwsgi_workers_share_the_client_budget(tmp_path: Path) -> None:
+    (tmp_path / "hooks.log").touch()
+    args = [tool("uwsgi"), "--master", "--processes", "2", "--enable-threads"]
+    args += ["--http-socket", "127.0.0.1:0", "--module", f"{APP_MODULE}:app"]
+    args += ["--need-app", "--master-fifo", str(tmp_path / "master.fifo")]
+    env = {"HOOK_LOG": str(tmp_path / "hooks.log")}
+
+    with Proc(args, tmp_path / "server.log", env=env, cwd=ROOT) as proc:
+        port = proc.wait_for_output(r"bound to TCP address 127\.0\.0\.1:(\d+)").group(1)
+        url = f"http://127.0.0.1:{port}"
+        proc.wait_for_output(r"(?s)(spawned uWSGI worker \d+ \(pid: \d+.*){2}")
+        wait_ready(proc, f"{url}/pid")
+        assert len(probe_all_workers(url, 2)[0]) == 2
+        assert wrong_guesses(url, 40, concurrency=4) == {401: 5, 429: 35}
+        rv = requests.get(f"{url}/shutdown/status", headers={**AUTH, **CLOSE})
+        assert rv.status_code == 200
+        proc.kill()
+
+    assert "Traceback" not in proc.output()
+
+
+# -- the file, without a server ----------------------------------------------
+
+
+def _guess_in_process(
+    path: str, n: int, results: multiprocessing.Queue[object]
+) -> None:
+    lockout = Lockout(5, 60, state=shared.FileState(Path(path)))
+    outcomes = []
+
+    for _ in range(n):
+        try:
+            lockout.fail("client")
+        except ShutdownRefused:
+            outcomes.append(429)
+        else:
+            outcomes.append(401)
+
+    results.put(outcomes)
+
+
+def test_processes_count_together_in_the_file(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    results: multiprocessing.Queue[object] = ctx.Queue()
+    path = str(tmp_path / "1-app-lockout.state")
+    procs = [
+        ctx.Process(target=_guess_in_process, args=(path, 10, results))
+        for _ in range(4)
+    ]
+
+    for p in procs:
+        p.start()
+
+    outcomes: list[int] = []
+
+    for _ in procs:
+        outcomes += t.cast(list[int], results.get(timeout=30))
+
+    for p in procs:
+        p.join(30)
+
+    assert sorted(outcomes) == [401] * 5 + [429] * 35
+    assert (tmp_path / "1-app-lockout.state").stat().st_mode & 0o777 == 0o600
+
+
+def _reserve_and_die(path: str) -> None:
+    Lockout(1, 60, state=shared.FileState(Path(path))).reserve("client")
+    os._exit(0)
+
+
+def test_a_dead_workers_reservation_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "1-app-lockout.state"
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_reserve_and_die, args=(str(path),))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    lockout = Lockout(1, 60, state=shared.FileState(path), wait_timeout=1)
+    # The reservation of the exited process does not hold the one attempt.
+    attempt = lockout.reserve("client")
+    lockout.finish(attempt, failed=True)
+
+    with pytest.raises(ShutdownRefused):
+        lockout.reserve("client")
+
+
+def test_unusable_file_falls_back_to_the_process(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "1-app-lockout.state"
+    path.write_text("{}")
+    path.chmod(0o644)
+    lockout = Lockout(2, 60, state=shared.FileState(path))
+    lockout.fail("client")
+    lockout.fail("client")
+
+    with pytest.raises(ShutdownRefused):
+        lockout.fail("client")
+
+    assert caplog.text.count("cannot be used") == 1
+
+
+# -- the fleet: one Redis ----------------------------------------------------
+
+
+def test_three_instances_share_one_budget(redis: Redis) -> None:
+    servers = []
+
+    for _ in range(3):
+        app, _ = fleet_app(redis.uri)
+        server = ServerThread(app, port=0)
+        server.start()
+        servers.append(server)
+
+    wrong = {"Authorization": "Bearer wrong-token-0123456789"}
+
+    try:
+
+        def guess(i: int) -> int:
+            url = servers[i % 3].url
+            return requests.get(
+                f"{url}/shutdown/status", headers=wrong, timeout=30
+            ).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = sorted(pool.map(guess, range(30)))
+
+        assert statuses == [401] * 5 + [429] * 25
+        lockouts = [s.app.extensions["shutdown"].guard.lockout for s in servers]
+        assert {lockout.count("loopback") for lockout in lockouts} == {5}
+        # A valid token is compared before the store is asked.
+        for server in servers:
+            rv = requests.get(f"{server.url}/shutdown/status", headers=AUTH, timeout=30)
+            assert rv.status_code == 200
+    finally:
+        for server in servers:
+            server.stop_serving()
+
+
+def test_three_instances_share_the_global_budget(redis: Redis) -> None:
+    servers = []
+
+    for _ in range(3):
+        app, _ = fleet_app(
+            redis.uri,
+            SHUTDOWN_LOCKOUT_SHARED_NETWORKS=[],
+            SHUTDOWN_LOCKOUT_GLOBAL_ATTEMPTS=7,
+        )
+        server = ServerThread(app, port=0)
+        server.start()
+        servers.append(server)
+
+    wrong = {"Authorization": "Bearer wrong-token-0123456789"}
+
+    try:
+        statuses = [
+            _post_from(servers[i % 3].port, _loopback(i), wrong) for i in range(30)
+        ]
+        assert sorted(statuses) == [401] * 7 + [429] * 23
+        assert _post_from(servers[0].port, _loopback(99), AUTH) == 202
+    finally:
+        for server in servers:
+            server.stop_serving()
+
+
+def test_redis_restart_fails_closed_then_recovers(
+    redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = fleet_app(redis.uri)
+    server = ServerThread(app, port=0)
+    server.start()
+    url = server.url
+    wrong = {"Authorization": "Bearer wrong-token-0123456789"}
+
+    try:
+        assert [
+            requests.get(
+                f"{url}/shutdown/status", headers=wrong, timeout=30
+            ).status_code
+            for _ in range(3)
+        ] == [401] * 3
+
+        redis.stop()
+        # Neither a wrong token nor a password is checked without the
+        # store: 503, never a 401 that would let guessing go on uncounted.
+        during = [read_status(url, WRONG) for _ in range(10)]
+        during.append(
+            requests.get(f"{url}/shutdown/status", auth=(USER, PASSWORD), timeout=30)
+        )
+        assert {rv.status_code for rv in during} == {503}
+        assert {rv.json()["error"] for rv in during} == {"store_unavailable"}
+        assert {rv.headers["Retry-After"] for rv in during} == {"1"}
+        assert caplog.text.count("does not answer") == 1
+        # Readiness, the app, and a valid token are unaffected.
+        assert requests.get(f"{url}/shutdown/ready", timeout=30).status_code == 200
+        assert requests.get(f"{url}/", timeout=30).text == "ok"
+        rv = requests.get(f"{url}/shutdown/status", headers=AUTH, timeout=30)
+        assert rv.status_code == 200
+
+        # Back, without its data (no persistence): counting starts again.
+        redis.start()
+        statuses = [
+            requests.get(
+                f"{url}/shutdown/status", headers=wrong, timeout=30
+            ).status_code
+            for _ in range(7)
+        ]
+        assert statuses == [401] * 5 + [429] * 2
+        assert "answers again" in caplog.text
+    finally:
+        server.stop_serving()
