@@ -72,18 +72,32 @@ class Converged:
 
 
 def concurrent_shutdowns(
-    url: str, token: str, n: int = 8, *, timeout: float = 30.0
+    url: str,
+    token: str | None = None,
+    n: int = 8,
+    *,
+    auth: tuple[str, str] | None = None,
+    timeout: float = 30.0,
 ) -> Converged:
     """Send ``n`` valid ``POST /shutdown`` at once, each on a new
     connection, and report the answers, the shutdown ids and how long each
     took.
+
+    :param token: A bearer token; or give ``auth``.
+    :param auth: A Basic user name and password.
     """
-    headers = {"Authorization": f"Bearer {token}", **CLOSE}
+    headers = dict(CLOSE)
+
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+
     start = time.perf_counter()
 
     def post(_: int) -> tuple[int, str | None, float]:
         try:
-            rv = requests.post(f"{url}/shutdown", headers=headers, timeout=timeout)
+            rv = requests.post(
+                f"{url}/shutdown", headers=headers, auth=auth, timeout=timeout
+            )
         except requests.RequestException:
             return 0, None, time.perf_counter() - start
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench.state import concurrent_shutdowns
 from bench.state import wrong_guesses
 from flask_shutdown import ServerThread
 from flask_shutdown import shared
@@ -114,6 +115,20 @@ def test_gunicorn_workers_share_concurrent_password_reservations(
 
         assert statuses == [401] * 5 + [429] * 11
         proc.kill()
+
+
+def test_concurrent_valid_passwords_converge_on_one_shutdown(tmp_path: Path) -> None:
+    # Reservations are shared, so valid passwords arriving at once on
+    # several workers wait for each other's outcome, never for a lockout;
+    # every request is answered and joins one shutdown.
+    with gunicorn(tmp_path) as proc:
+        url = gunicorn_url(proc)
+        seen = concurrent_shutdowns(url, n=8, auth=(USER, PASSWORD))
+        assert seen.statuses == [202] * 8
+        assert len(seen.ids) == 1
+        assert proc.wait_exit(60) == 0
+
+    assert proc.output().count("shutdown_requested") == 1
 
 
 def test_gunicorn_workers_share_the_global_budget(tmp_path: Path) -> None:
