@@ -1225,9 +1225,20 @@ def stop_command(
 @_TOKEN_OPTION
 @_USER_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON report.")
+@click.option(
+    "--fleet",
+    is_flag=True,
+    help="List the last shutdown of every instance that shares the server's"
+    " store (SHUTDOWN_FLEET_STATUS).",
+)
 @_ALLOW_HTTP_OPTION
 def status_command(
-    url: str, token: str | None, user: str | None, as_json: bool, allow_http: bool
+    url: str,
+    token: str | None,
+    user: str | None,
+    as_json: bool,
+    fleet: bool,
+    allow_http: bool,
 ) -> None:
     """Print the shutdown status report of the server at URL.
 
@@ -1238,6 +1249,9 @@ def status_command(
     _check_url(url, allow_http)
     _, status_url = _endpoints(url)
     auth = _auth_header(token, user)
+
+    if fleet:
+        status_url += "?fleet=1"
 
     try:
         rv = request("GET", status_url, auth)
@@ -1254,8 +1268,33 @@ def status_command(
         click.echo(json.dumps(rv.body, indent=2, sort_keys=True))
         return
 
+    if fleet:
+        for line in _format_fleet(rv.body):
+            click.echo(line)
+
+        return
+
     for line in _format_status(rv.body):
         click.echo(line)
+
+
+def _format_fleet(report: dict[str, t.Any]) -> cabc.Iterator[str]:
+    """One line per instance of ``GET /shutdown/status?fleet=1``: its
+    name, phase, shutdown id, exit code and reason.
+    """
+    instances = report.get("instances")
+
+    if not isinstance(instances, list) or not instances:
+        yield "no instance has published a shutdown"
+        return
+
+    for item in instances:
+        if not isinstance(item, dict):
+            continue
+
+        fields = ("instance", "phase", "shutdown_id", "exit_code", "reason")
+        values = ["-" if item.get(k) is None else _clean(item[k]) for k in fields]
+        yield "  ".join(values)
 
 
 #: The keys ``status`` prints first, in this order; the others follow.

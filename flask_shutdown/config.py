@@ -67,6 +67,8 @@ DEFAULTS: dict[str, t.Any] = {
     "SHUTDOWN_MAX_CONCURRENT_HASHES": 2,
     "SHUTDOWN_TRUSTED_HOSTS": None,
     "SHUTDOWN_SHARED_STATE": True,
+    "SHUTDOWN_FLEET_STATUS": False,
+    "SHUTDOWN_INSTANCE_NAME": None,
 }
 
 #: The two things a principal may be allowed to do. A principal with no
@@ -170,6 +172,12 @@ class ShutdownConfig:
     #: state, the used signed tokens and the lockout counters through a
     #: state file; ``False`` keeps each process's to itself.
     shared_state: bool = True
+    #: Whether the instance publishes its last shutdown to the store and
+    #: ``GET /shutdown/status?fleet=1`` lists every instance's.
+    fleet_status: bool = False
+    #: The name the instance publishes under; ``None``: host and master
+    #: process id.
+    instance_name: str | None = None
 
     @property
     def heartbeat_path(self) -> str:
@@ -285,6 +293,8 @@ class ShutdownConfig:
             ),
             trusted_hosts=_read_trusted_hosts(config),
             shared_state=_read_bool(config, "SHUTDOWN_SHARED_STATE"),
+            fleet_status=_read_fleet_status(config),
+            instance_name=_read_instance_name(config["SHUTDOWN_INSTANCE_NAME"]),
         )
 
 
@@ -311,6 +321,37 @@ def _read_timeout(config: cabc.Mapping[str, t.Any], key: str) -> float | None:
 
 
 _STORAGE_SCHEMES = ("memory", "redis", "rediss", "unix")
+
+
+def _read_fleet_status(config: cabc.Mapping[str, t.Any]) -> bool:
+    on = _read_bool(config, "SHUTDOWN_FLEET_STATUS")
+
+    if on and config["SHUTDOWN_STORAGE_URI"] == "memory://":
+        # Each instance would only ever see itself.
+        raise RuntimeError(
+            "'SHUTDOWN_FLEET_STATUS' needs a store the instances share: set"
+            " 'SHUTDOWN_STORAGE_URI' to a Redis URI such as"
+            " 'redis://127.0.0.1:6379/0'."
+        )
+
+    return on
+
+
+def _read_instance_name(value: t.Any) -> str | None:
+    if value is None:
+        return None
+
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= 200
+        or not value.isprintable()
+    ):
+        raise RuntimeError(
+            "'SHUTDOWN_INSTANCE_NAME' must be None or a printable string of"
+            f" 1 to 200 characters, not {value!r}."
+        )
+
+    return value
 
 
 def _read_storage_uri(value: t.Any) -> str:

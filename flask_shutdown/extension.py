@@ -8,7 +8,9 @@ import collections.abc as cabc
 import hashlib
 import logging
 import os
+import socket
 import threading
+import time
 import typing as t
 from pathlib import Path
 
@@ -42,6 +44,9 @@ from .security import Lockout
 from .security import StoredLockout
 from .sequence import Coordinator
 from .server import ServerThread
+from .signals import hooks_done
+from .signals import shutdown_requested
+from .signals import shutdown_stopped
 from .storage import RedisStore
 from .storage import StoreUnavailable
 from .tokens import TokenSigner
@@ -112,6 +117,11 @@ class AppState:
             self.store = RedisStore(config.storage_uri, _app_key(app, config))
 
         self.guard = Guard(config, _lockout(app, config, self.store))
+        #: The name the fleet status lists this instance under.
+        self.instance_name = config.instance_name or _instance_name()
+
+        if config.fleet_status:
+            self._publish_to_fleet(app)
         self.auth = Authenticator(config, self.signer, self.guard, extension._callbacks)
         #: The :class:`ServerThread` serving the app, if any; triggers that
         #: come from code or signals stop it.
@@ -234,6 +244,51 @@ class AppState:
             return self.store.use_once(token_id, expires_at)
         except StoreUnavailable as e:
             raise store_unavailable(e) from None
+
+    def _publish_to_fleet(self, app: Flask) -> None:
+        """Publish each step of a shutdown this process runs to the store,
+        for ``GET /shutdown/status?fleet=1``.
+        """
+        store = self.store
+        assert store is not None, "the config requires a store"
+
+        def publish(sender: Flask, record: ShutdownRecord, **_: t.Any) -> None:
+            report = {
+                **record.to_dict(),
+                "instance": self.instance_name,
+                "phase": self.coordinator.phase.value,
+                "published_at": time.time(),
+            }
+
+            try:
+                store.publish_instance(self.instance_name, report, FLEET_TTL)
+            except StoreUnavailable:
+                # Logged by the store; the shutdown goes on without it.
+                pass
+
+        for signal in (shutdown_requested, hooks_done, shutdown_stopped):
+            signal.connect(publish, sender=app, weak=False)
+
+    def fleet_status(self) -> dict[str, t.Any]:
+        """The fleet status: the last shutdown each instance published.
+
+        :raises ShutdownRefused: The fleet status is off (``409``), or the
+            store does not answer (``503``).
+        """
+        if not self.config.fleet_status or self.store is None:
+            raise ShutdownRefused(
+                "fleet_status_off",
+                "The fleet status is off for this app. Set"
+                " SHUTDOWN_FLEET_STATUS = True and a Redis SHUTDOWN_STORAGE_URI"
+                " on every instance to list their shutdowns.",
+            )
+
+        try:
+            instances = self.store.instances()
+        except StoreUnavailable as e:
+            raise e.refusal() from None
+
+        return {"instances": instances}
 
     def worker_exiting(self) -> None:
         """A worker of a multi-process server exits: run the hooks once in
@@ -670,6 +725,18 @@ def store_unavailable(error: StoreUnavailable) -> ShutdownRefused:
     checked without it.
     """
     return error.refusal()
+
+
+#: How long an instance's last shutdown stays in the fleet status.
+FLEET_TTL = 24 * 3600
+
+
+def _instance_name() -> str:
+    """The host and the server's master process (the process itself for
+    a single-process server): one name per server, whichever worker
+    publishes.
+    """
+    return f"{socket.gethostname()}:{master_process() or os.getpid()}"
 
 
 def _lockout(app: Flask, config: ShutdownConfig, store: RedisStore | None) -> Lockout:

@@ -52,7 +52,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     ),
     "bad_query": (
         400,
-        "A query parameter (follow, wait, since) is not valid.",
+        "A query parameter (follow, wait, since, fleet) is not valid.",
     ),
     "untrusted_host": (
         400,
@@ -111,6 +111,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "strategy_unavailable": (
         501,
         "SHUTDOWN_STRATEGY names a server that does not serve the app.",
+    ),
+    "fleet_status_off": (
+        409,
+        "GET /shutdown/status?fleet=1 needs SHUTDOWN_FLEET_STATUS = True.",
     ),
     "store_unavailable": (
         503,

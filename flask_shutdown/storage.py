@@ -31,6 +31,7 @@ so the endpoint recovers by itself when Redis is back.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import typing as t
@@ -302,6 +303,51 @@ class RedisStore:
         return int(
             self._call(lambda c: self._count(keys=keys, args=["clients", 0], client=c))
         )
+
+    def publish_instance(self, name: str, report: dict[str, t.Any], ttl: int) -> None:
+        """Publish the last shutdown of the instance ``name`` for the
+        fleet status, for ``ttl`` seconds.
+
+        :raises StoreUnavailable: Redis did not answer.
+        """
+        data = json.dumps(report)
+        index = f"{self.prefix}fleet"
+
+        def run(c: t.Any) -> None:
+            pipe = c.pipeline(transaction=True)
+            pipe.set(f"{index}:{name}", data, ex=ttl)
+            # The index lets a read find the instances without SCAN over
+            # the whole database; its scores say when each entry lapses.
+            pipe.zadd(index, {name: time.time() + ttl})
+            pipe.expire(index, ttl)
+            pipe.execute()
+
+        self._call(run)
+
+    def instances(self, limit: int = 1000) -> list[dict[str, t.Any]]:
+        """The last shutdown of each instance that published one and has
+        not lapsed, by name; at most ``limit``.
+
+        :raises StoreUnavailable: Redis did not answer.
+        """
+        index = f"{self.prefix}fleet"
+
+        def run(c: t.Any) -> list[t.Any]:
+            c.zremrangebyscore(index, "-inf", time.time())
+            names = c.zrange(index, 0, limit - 1)
+
+            if not names:
+                return []
+
+            return list(c.mget([f"{index}:{_text(n)}" for n in names]))
+
+        rv = []
+
+        for raw in self._call(run):
+            if raw is not None:
+                rv.append(json.loads(raw))
+
+        return sorted(rv, key=lambda r: str(r.get("instance")))
 
     def _lockout_keys(self, key: str) -> list[str]:
         base = f"{self.prefix}lock:"

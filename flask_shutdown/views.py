@@ -397,6 +397,10 @@ def _shutdown(state: AppState) -> _Outcome:
 
 def _status(state: AppState) -> _Outcome:
     principal = _authorized(state, ROLE_STATUS)
+
+    if _read_fleet():
+        return _Outcome(jsonify(state.fleet_status()), "status_read", principal.name)
+
     wait = _read_wait(state)
 
     if wait is None:
@@ -416,6 +420,16 @@ def _read_follow() -> bool:
 
     if value not in ("0", "1"):
         raise ShutdownRefused("bad_query", "'follow' must be 0 or 1.")
+
+    return value == "1"
+
+
+def _read_fleet() -> bool:
+    """``?fleet=1``: every instance's last shutdown, from the store."""
+    value = request.args.get("fleet", "0")
+
+    if value not in ("0", "1"):
+        raise ShutdownRefused("bad_query", "'fleet' must be 0 or 1.")
 
     return value == "1"
 

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from click.testing import CliRunner
 
 from bench.state import concurrent_shutdowns
 from bench.state import wrong_guesses
 from flask_shutdown import ServerThread
 from flask_shutdown import shared
 from flask_shutdown import ShutdownRefused
+from flask_shutdown.cli import shutdown_command
 from flask_shutdown.security import Lockout
 
 from ._proc import Proc
@@ -30,6 +32,7 @@ from ._proc import ROOT
 from ._servers import APP_MODULE
 from ._servers import tool
 from ._servers import wait_ready
+from .conftest import AppFactory
 from .conftest import PASSWORD
 from .conftest import TOKEN
 from .conftest import USER
@@ -362,3 +365,85 @@ def test_redis_restart_fails_closed_then_recovers(
         assert "answers again" in caplog.text
     finally:
         server.stop_serving()
+
+
+# -- the fleet status --------------------------------------------------------
+
+
+def test_fleet_status_lists_each_instances_last_shutdown(redis: Redis) -> None:
+    servers = []
+
+    for i in range(3):
+        app, _ = fleet_app(
+            redis.uri,
+            SHUTDOWN_FLEET_STATUS=True,
+            SHUTDOWN_INSTANCE_NAME=f"web-{i}",
+        )
+        server = ServerThread(app, port=0)
+        server.start()
+        servers.append(server)
+
+    try:
+        rv = read_status(servers[0].url, AUTH)
+        assert "instances" not in rv.json()
+        fleet = requests.get(
+            f"{servers[0].url}/shutdown/status?fleet=1", headers=AUTH, timeout=30
+        )
+        assert fleet.json() == {"instances": []}
+
+        stopped = []
+
+        for server in servers[:2]:
+            rv = requests.post(f"{server.url}/shutdown", headers=AUTH, timeout=30)
+            assert rv.status_code == 202
+            stopped.append(rv.json()["shutdown_id"])
+            assert server.wait_stopped(30)
+
+        # Read from the instance still running.
+        fleet = requests.get(
+            f"{servers[2].url}/shutdown/status?fleet=1", headers=AUTH, timeout=30
+        )
+        instances = fleet.json()["instances"]
+        assert [i["instance"] for i in instances] == ["web-0", "web-1"]
+        assert [i["shutdown_id"] for i in instances] == stopped
+        assert {i["phase"] for i in instances} == {"stopped"}
+        # The CLI lists them, one line each.
+        out = CliRunner().invoke(
+            shutdown_command,
+            ["status", "--fleet", "--token", TOKEN, servers[2].url],
+        )
+        assert out.exit_code == 0, out.output
+        lines = out.output.splitlines()
+        assert [line.split()[:3] for line in lines] == [
+            ["web-0", "stopped", stopped[0]],
+            ["web-1", "stopped", stopped[1]],
+        ]
+        # Unauthenticated, the fleet is not shown.
+        rv = requests.get(f"{servers[2].url}/shutdown/status?fleet=1", timeout=30)
+        assert rv.status_code == 401
+    finally:
+        for server in servers:
+            server.stop_serving()
+
+
+def test_fleet_status_is_refused_without_the_opt_in(
+    make_app: AppFactory, redis: Redis
+) -> None:
+    app, _ = make_app()
+    rv = app.test_client().get("/shutdown/status?fleet=1", headers=AUTH)
+    assert rv.status_code == 409
+    assert rv.json["error"] == "fleet_status_off"
+    assert "SHUTDOWN_FLEET_STATUS" in rv.json["message"]
+    assert app.test_client().get("/shutdown/status?fleet=yes", headers=AUTH).json[
+        "error"
+    ] == ("bad_query")
+
+    with pytest.raises(RuntimeError, match="SHUTDOWN_STORAGE_URI"):
+        make_app(SHUTDOWN_FLEET_STATUS=True)
+
+    # With the store down, the read fails closed like any store call.
+    fleet, _ = fleet_app(redis.uri, SHUTDOWN_FLEET_STATUS=True)
+    redis.stop()
+    rv = fleet.test_client().get("/shutdown/status?fleet=1", headers=AUTH)
+    assert rv.status_code == 503
+    assert rv.json["error"] == "store_unavailable"
