@@ -118,9 +118,10 @@ class AppState:
 
         self.guard = Guard(config, _lockout(app, config, self.store))
         #: The name the fleet status lists this instance under.
-        self.instance_name = config.instance_name or _instance_name()
+        self.instance_name = config.instance_name or ""
 
         if config.fleet_status:
+            self.instance_name = self.instance_name or _instance_name()
             self._publish_to_fleet(app)
         self.auth = Authenticator(config, self.signer, self.guard, extension._callbacks)
         #: The :class:`ServerThread` serving the app, if any; triggers that

@@ -347,6 +347,14 @@ class _Book:
         self.clients: dict[str, list[float]] = doc.setdefault("c", {})
         self.all: list[float] = doc.setdefault("a", [])
         self.pending: dict[str, list[t.Any]] = doc.setdefault("p", {})
+
+        if self.all and self.all[-1] > now + 1:
+            # Times of another clock: a file left from before a reboot
+            # whose master pid came round again. They would never expire.
+            self.clients.clear()
+            self.all.clear()
+            self.pending.clear()
+
         self.expire(self.all)
         me = os.getpid()
 

@@ -161,6 +161,7 @@ class FileState(LocalState):
         self._fd: int | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
+        self._mutex = threading.RLock()
         self._broken = False
 
     def claim(self, record: dict[str, t.Any]) -> dict[str, t.Any] | None:
@@ -273,21 +274,25 @@ class FileState(LocalState):
             yield None
             return
 
-        try:
-            fd = self._open()
-            fcntl.flock(fd, kind)
-        except (OSError, ValueError) as e:
-            self._fail(e)
-            yield None
-            return
+        # flock does not keep apart the threads of one process, which
+        # share the open file (gthread workers, a threaded server): they
+        # take turns here first.
+        with self._mutex:
+            try:
+                fd = self._open()
+                fcntl.flock(fd, kind)
+            except (OSError, ValueError) as e:
+                self._fail(e)
+                yield None
+                return
 
-        try:
-            yield fd
-        except (OSError, ValueError) as e:
-            self._fail(e)
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            try:
+                yield fd
+            except (OSError, ValueError) as e:
+                self._fail(e)
+            finally:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _open(self) -> int:
         # flock locks belong to the open file, which a forked worker would

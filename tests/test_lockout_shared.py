@@ -12,6 +12,8 @@ import concurrent.futures
 import json
 import multiprocessing
 import os
+import threading
+import time
 import typing as t
 from pathlib import Path
 
@@ -447,3 +449,33 @@ def test_fleet_status_is_refused_without_the_opt_in(
     rv = fleet.test_client().get("/shutdown/status?fleet=1", headers=AUTH)
     assert rv.status_code == 503
     assert rv.json["error"] == "store_unavailable"
+
+
+def test_threads_of_one_process_count_together_in_the_file(tmp_path: Path) -> None:
+    # flock alone does not keep apart the threads of one process.
+    lockout = Lockout(5, 60, state=shared.FileState(tmp_path / "1-app-lockout.state"))
+    barrier = threading.Barrier(16, timeout=10)
+
+    def guess(_: int) -> int:
+        barrier.wait()
+
+        try:
+            lockout.fail("client")
+        except ShutdownRefused:
+            return 429
+
+        return 401
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        assert sorted(pool.map(guess, range(16))) == [401] * 5 + [429] * 11
+
+
+def test_times_of_another_clock_are_forgotten(tmp_path: Path) -> None:
+    path = tmp_path / "1-app-lockout.state"
+    ahead = time.monotonic() + 10_000
+    doc = {"c": {"client": [ahead] * 5}, "a": [ahead] * 5, "p": {}}
+    path.write_text(json.dumps({"lockout": doc}))
+    path.chmod(0o600)
+    lockout = Lockout(5, 60, state=shared.FileState(path))
+    lockout.fail("client")
+    assert lockout.count("client") == 1
