@@ -9,6 +9,7 @@ Flask, Flask-Shutdown and :mod:`bench.common`.
 from __future__ import annotations
 
 import collections.abc as cabc
+import json
 import os
 import time
 import typing as t
@@ -19,8 +20,10 @@ from werkzeug.wsgi import ClosingIterator
 
 from flask_shutdown import Shutdown
 
+from .common import CONFIG_ENV
 from .common import EVENT_LOG_ENV
 from .common import perf
+from .common import PID_HEADER
 from .common import SLEEP_S
 from .common import TOKEN
 
@@ -75,6 +78,17 @@ def create_app(extension: bool = True) -> Flask:
         server = app.extensions["bench_server"]
         server.shutdown()
         return "stopping"
+
+    extra = os.environ.get(CONFIG_ENV)
+
+    if extra:
+        # Rows H: the config of the row, and which worker answered.
+        app.config.update(json.loads(extra))
+
+        @app.after_request
+        def name_worker(response: t.Any) -> t.Any:
+            response.headers[PID_HEADER] = str(os.getpid())
+            return response
 
     if extension:
         Shutdown(app)

@@ -30,6 +30,12 @@ TOKEN = "bench-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 #: The variable that names the event file the app appends to.
 EVENT_LOG_ENV = "BENCH_EVENT_LOG"
+#: The variable holding extra app config, as JSON (rows H): with it, the
+#: app also names the worker that answered in :data:`PID_HEADER`.
+CONFIG_ENV = "BENCH_APP_CONFIG"
+PID_HEADER = "X-Bench-Pid"
+#: The secret key of the rows that use signed tokens.
+SECRET_KEY = "bench-secret-key-0123456789abcdef"
 #: CLOCK_MONOTONIC on Linux: comparable across processes.
 perf = time.perf_counter
 

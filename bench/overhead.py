@@ -135,9 +135,11 @@ def wsgi_round(
     return elapsed / n
 
 
-def check_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> None:
-    """Make sure ``app`` answers ``200 ok``: an error page would be timed
-    otherwise.
+def check_wsgi(
+    app: WSGIApplication, environ: WSGIEnvironment, expect: bytes | None = b"ok"
+) -> None:
+    """Make sure ``app`` answers ``200`` with ``expect`` (``None``: any
+    body): an error page would be timed otherwise.
     """
     got: list[str] = []
 
@@ -157,8 +159,8 @@ def check_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> None:
         if close is not None:
             close()
 
-    if got != ["200 OK"] or data != b"ok":
-        raise RuntimeError(f"The app answered {got} {data!r}, not 200 ok.")
+    if got != ["200 OK"] or expect not in (None, data):
+        raise RuntimeError(f"The app answered {got} {data!r}, not 200 {expect!r}.")
 
 
 def wsgi_overhead(run: Run, row: Row, per_round_s: float) -> None:

@@ -13,6 +13,7 @@ import platform
 import statistics
 import time
 
+from . import workers
 from .common import HOST
 from .common import N_INFLIGHT
 from .common import pkg_version
@@ -255,6 +256,23 @@ def report(run: Run, total: float) -> str:
                 "CPU time (user + system) of the pytest process, ms",
             )
 
+    if rows.get("H"):
+        add("")
+        add(
+            f"H) one state per server: gunicorn, {workers.WORKERS} sync workers"
+            " (H4: 3 instances of 2); each row both ways in one run, trials"
+            " alternating"
+        )
+        add(
+            "   per-process = SHUTDOWN_SHARED_STATE = False, each worker keeps its"
+            " state to itself (the state before 0.1.0 shared it); shared = the"
+        )
+        add(
+            "   default, one state file per server; H4 and H9: memory:// against"
+            " redis:// on a local redis-server. median [min..max]"
+        )
+        shared_table(out, rows["H"])
+
     add(
         f"total wall time: {total:.1f} s; load average (1 min) at the start"
         f" {run.load_start:.2f}, at the end {os.getloadavg()[0]:.2f}"
@@ -326,6 +344,38 @@ def inflight_table(out: list[str], rows: list[Row]) -> None:
     for row in rows:
         if row.notes:
             out.append(f"   [{row.key}] " + "; ".join(row.notes))
+
+
+def shared_table(out: list[str], rows: list[Row]) -> None:
+    """Table H: each row's value per process and shared, and its target."""
+    out.append(
+        f"   {'approach':<{W}} {'n':>3}  {'per-process':<21} {'shared':<21} target"
+    )
+
+    for row in rows:
+        if row.skipped:
+            out.append(f"   {row.label:<{W}} {'-':>3}  {row.skipped}")
+            continue
+
+        unit, target = workers.FORMATS[row.key]
+        base, ext = row.samples.get("base", []), row.samples.get("ext", [])
+
+        out.append(
+            f"   {row.label:<{W}} {max(len(base), len(ext)):>3}"
+            f"  {_cell(base, unit):<21} {_cell(ext, unit):<21} {target}"
+        )
+
+    for row in rows:
+        if row.notes:
+            out.append(f"   [{row.key}] " + "; ".join(row.notes))
+
+
+def _cell(xs: list[float], unit: str) -> str:
+    """Counts as counts; measures with their unit."""
+    if not unit:
+        return cnt([round(x) for x in xs])
+
+    return f"{ms(xs, 1)} {unit}" if xs else "n/a"
 
 
 def pair_table(

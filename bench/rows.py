@@ -17,6 +17,7 @@ import functools
 from . import fixtures
 from . import idle
 from . import overhead
+from . import workers
 from .common import pkg_version
 from .inflight import harness_start
 from .inflight import run_inflight
@@ -270,5 +271,77 @@ ROWS: list[RowSpec] = [
         "GP",
         overhead.pytest_startup,
         3.0,
+    ),
+    # H: one state per server, and per fleet. Last: they fork servers and
+    # start a redis-server, which nothing after them should share the
+    # machine with.
+    RowSpec(
+        "H1",
+        "H1 readiness 503 from 100 ms after the 202",
+        "H",
+        workers.readiness,
+        30.0,
+        workers.gunicorn_missing,
+    ),
+    RowSpec(
+        "H2",
+        "H2 of 40 wrong guesses, reached the check",
+        "H",
+        workers.lockout,
+        20.0,
+        workers.gunicorn_missing,
+    ),
+    RowSpec(
+        "H3",
+        "H3 signed token x8 on 4 workers: shutdowns",
+        "H",
+        workers.signed_token,
+        30.0,
+        workers.gunicorn_missing,
+    ),
+    RowSpec(
+        "H4",
+        "H4 signed token x8 on 3 instances: shutdowns",
+        "H",
+        workers.fleet_token,
+        60.0,
+        lambda: workers.gunicorn_missing() or workers.redis_missing(),
+    ),
+    RowSpec(
+        "H5",
+        "H5 8 concurrent POSTs: shutdowns started",
+        "H",
+        workers.concurrent_posts,
+        30.0,
+        workers.gunicorn_missing,
+    ),
+    RowSpec(
+        "H6",
+        "H6 8 concurrent POSTs: slowest answer",
+        "H",
+        workers.slowest_answer,
+        0.0,
+    ),
+    RowSpec(
+        "H7",
+        "H7 GET /shutdown/ready, in process, per req",
+        "H",
+        workers.state_cost,
+        10.0,
+    ),
+    RowSpec(
+        "H8",
+        "H8 GET / (ordinary request), in process",
+        "H",
+        workers.state_cost,
+        10.0,
+    ),
+    RowSpec(
+        "H9",
+        "H9 POST /shutdown, signed token, per POST",
+        "H",
+        workers.post_with_redis,
+        10.0,
+        workers.redis_missing,
     ),
 ]

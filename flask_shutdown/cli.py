@@ -40,7 +40,7 @@ from .record import ExitCode
 from .record import Phase
 
 if t.TYPE_CHECKING:
-    from .extension import AppState
+    from .state import AppState
 
 #: The environment variables the commands read credentials from, so that
 #: secrets stay out of shell history and process listings. Not prefixed
@@ -141,7 +141,7 @@ def _load_state() -> tuple[t.Any, AppState]:
     """
     from flask.cli import ScriptInfo
 
-    from .extension import find_state
+    from .state import find_state
 
     info = click.get_current_context().ensure_object(ScriptInfo)
 

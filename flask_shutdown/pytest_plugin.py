@@ -121,7 +121,7 @@ def _stop(server: ServerThread) -> ShutdownRecord | None:
 
     if record is None:
         # Stopped by the test itself (POST /shutdown): report that one.
-        from .extension import find_state
+        from .state import find_state
 
         state = find_state(server.app)
 
@@ -158,7 +158,7 @@ def _failure(server: ServerThread, record: ShutdownRecord | None) -> str | None:
 
 
 def _restore(server: ServerThread) -> None:
-    from .extension import find_state
+    from .state import find_state
 
     state = find_state(server.app)
 

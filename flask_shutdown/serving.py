@@ -21,12 +21,12 @@ import typing as t
 
 from . import systemd
 from .adapters.thread import ThreadAdapter
-from .extension import find_state
 from .record import ExitCode
 from .server import ServerThread
 from .signals import hooks_done
 from .signals import shutdown_requested
 from .signals import shutdown_stopped
+from .state import find_state
 
 if t.TYPE_CHECKING:
     import types

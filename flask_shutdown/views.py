@@ -4,10 +4,8 @@ unauthenticated readiness endpoint.
 Every check raises :class:`~flask_shutdown.ShutdownRefused`; :func:`_answer`
 is the one place that catches it, writes the audit record and answers.
 
-This module and :mod:`.extension` refer to each other, as Flask-SQLAlchemy's
-extension and its model and session modules do: the extension builds the
-blueprint from its per-app state, and the views read that state. The
-views import it only for type checking.
+The views read the per-app state of :mod:`.state`, which the extension
+creates; they never import the extension itself.
 """
 
 from __future__ import annotations
@@ -44,7 +42,7 @@ if t.TYPE_CHECKING:
     from flask import Response
 
     from .auth import Principal
-    from .extension import AppState
+    from .state import AppState
 
 logger = logging.getLogger(__name__)
 

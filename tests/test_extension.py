@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 
 from flask_shutdown import Shutdown
-from flask_shutdown.extension import AppState
-from flask_shutdown.extension import get_state
+from flask_shutdown.state import AppState
+from flask_shutdown.state import get_state
 
 from .conftest import AppFactory
 from .conftest import PASSWORD_HASH

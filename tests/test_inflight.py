@@ -79,7 +79,31 @@ def test_closed_without_exhaustion_counts_out_once() -> None:
     assert len(in_flight) == 1
     rv.close()  # type: ignore[attr-defined]
     rv.close()  # type: ignore[attr-defined]
-    assert body.closed == 2
+    # The server may close twice; the body is closed once (PEP 3333).
+    assert body.closed == 1
+    assert len(in_flight) == 0
+    assert finished == ["done"]
+
+
+def test_exhausted_then_closed_closes_the_body_once() -> None:
+    body = Body([b"a"])
+    mw, in_flight, finished = make(body)
+    rv = call(mw)
+    assert list(rv) == [b"a"]
+    # Closed as soon as it is exhausted: before the server's close().
+    assert body.closed == 1
+    rv.close()  # type: ignore[attr-defined]
+    assert body.closed == 1
+    assert len(in_flight) == 0
+    assert finished == ["done"]
+
+
+def test_closed_before_iteration_counts_out_and_closes() -> None:
+    body = Body([b"a"])
+    mw, in_flight, finished = make(body)
+    rv = call(mw)
+    rv.close()  # type: ignore[attr-defined]
+    assert body.closed == 1
     assert len(in_flight) == 0
     assert finished == ["done"]
 
@@ -152,6 +176,13 @@ def test_dropped_body_counts_out() -> None:
     assert len(in_flight) == 1
     del rv
     gc.collect()
+    assert len(in_flight) == 0
+    assert finished == ["done"]
+
+
+def test_body_without_close_is_passed_through() -> None:
+    mw, in_flight, finished = make(iter([b"a", b"b"]))
+    assert list(call(mw)) == [b"a", b"b"]
     assert len(in_flight) == 0
     assert finished == ["done"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from flask_shutdown import extension
 from flask_shutdown import shared
+from flask_shutdown import state as app_state
 from flask_shutdown.tokens import TokenSigner
 
 from ._proc import Proc
@@ -261,7 +261,7 @@ def test_switch_keeps_state_per_process(
 ) -> None:
     # As a gunicorn worker would see it: a master process to share with.
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    monkeypatch.setattr(extension, "master_process", os.getpid)
+    monkeypatch.setattr(app_state, "master_process", os.getpid)
     shared_app, _ = make_app()
     assert shared_app.config["SHUTDOWN_SHARED_STATE"] is True
     state = shared_app.extensions["shutdown"].coordinator.shared.state
