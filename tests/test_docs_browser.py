@@ -37,6 +37,7 @@ PAGES = [
     "servers/uwsgi.html",
     "local.html",
     "deploy/workers.html",
+    "deploy/fleet.html",
     "deploy/kubernetes.html",
     "deploy/docker.html",
     "deploy/systemd.html",
