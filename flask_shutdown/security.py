@@ -344,17 +344,16 @@ class _Book:
     def __init__(self, doc: dict[str, t.Any], now: float, window: float) -> None:
         self.now = now
         self.window = window
+
+        if not _well_formed(doc, now):
+            # Times of another clock (a file left from before a reboot
+            # whose master pid came round again) would never expire, and
+            # a mangled document must not fail requests: start afresh.
+            doc.clear()
+
         self.clients: dict[str, list[float]] = doc.setdefault("c", {})
         self.all: list[float] = doc.setdefault("a", [])
         self.pending: dict[str, list[t.Any]] = doc.setdefault("p", {})
-
-        if self.all and self.all[-1] > now + 1:
-            # Times of another clock: a file left from before a reboot
-            # whose master pid came round again. They would never expire.
-            self.clients.clear()
-            self.all.clear()
-            self.pending.clear()
-
         self.expire(self.all)
         me = os.getpid()
 
@@ -370,6 +369,31 @@ class _Book:
 
     def pending_of(self, key: str) -> int:
         return sum(1 for entry in self.pending.values() if entry[0] == key)
+
+
+def _well_formed(doc: dict[str, t.Any], now: float) -> bool:
+    """Whether ``doc`` holds the lockout's counts, in this clock."""
+    clients = doc.get("c", {})
+    all_ = doc.get("a", [])
+    pending = doc.get("p", {})
+
+    if not (
+        isinstance(clients, dict)
+        and isinstance(all_, list)
+        and isinstance(pending, dict)
+    ):
+        return False
+
+    if any(not isinstance(v, (int, float)) or v > now + 1 for v in all_[-1:]):
+        return False
+
+    return all(isinstance(f, list) for f in clients.values()) and all(
+        isinstance(p, list)
+        and len(p) == 3
+        and isinstance(p[1], int)
+        and isinstance(p[2], (int, float))
+        for p in pending.values()
+    )
 
 
 class StoredLockout(Lockout):

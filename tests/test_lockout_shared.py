@@ -479,3 +479,12 @@ def test_times_of_another_clock_are_forgotten(tmp_path: Path) -> None:
     lockout = Lockout(5, 60, state=shared.FileState(path))
     lockout.fail("client")
     assert lockout.count("client") == 1
+
+
+def test_a_mangled_document_starts_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "1-app-lockout.state"
+    path.write_text(json.dumps({"lockout": {"c": [], "a": "x", "p": {"r": None}}}))
+    path.chmod(0o600)
+    lockout = Lockout(5, 60, state=shared.FileState(path))
+    lockout.fail("client")
+    assert lockout.count("client") == 1
