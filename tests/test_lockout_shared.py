@@ -295,6 +295,53 @@ def test_three_instances_share_one_budget(redis: Redis) -> None:
             server.stop_serving()
 
 
+def test_three_gunicorn_servers_share_one_budget_in_redis(
+    tmp_path: Path, redis: Redis
+) -> None:
+    # Three servers of two workers each, as three hosts would run them:
+    # the guesses spread over six workers count once.
+    procs = []
+
+    try:
+        for i in range(3):
+            folder = tmp_path / f"server-{i}"
+            folder.mkdir()
+            args = [tool("gunicorn"), "-b", "127.0.0.1:0", "-w", "2"]
+            args += ["--no-control-socket", f"{APP_MODULE}:app"]
+            (folder / "hooks.log").touch()
+            env = {
+                "HOOK_LOG": str(folder / "hooks.log"),
+                "SHUTDOWN_STORAGE_URI": redis.uri,
+            }
+            procs.append(Proc(args, folder / "server.log", env=env, cwd=ROOT))
+
+        urls = []
+
+        for proc in procs:
+            pattern = r"Listening at: (http://127\.0\.0\.1:\d+)"
+            url = proc.wait_for_output(pattern).group(1)
+            proc.wait_for_output(r"(?s)(Booting worker with pid: \d+.*){2}")
+            wait_ready(proc, f"{url}/pid")
+            urls.append(url)
+
+        def guess(i: int) -> int:
+            headers = {**WRONG, **CLOSE}
+            return requests.post(
+                f"{urls[i % 3]}/shutdown", headers=headers, timeout=30
+            ).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = sorted(pool.map(guess, range(30)))
+
+        assert statuses == [401] * 5 + [429] * 25
+        # The operator's token is not locked out on any of them.
+        for url in urls:
+            assert read_status(url, {**AUTH, **CLOSE}).status_code == 200
+    finally:
+        for proc in procs:
+            proc.kill()
+
+
 def test_three_instances_share_the_global_budget(redis: Redis) -> None:
     servers = []
 
