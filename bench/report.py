@@ -288,8 +288,7 @@ def lat_table(
     out.append(f"   {'approach':<{W}} {'n':>3} {head}")
 
     for row in rows:
-        if row.skipped:
-            out.append(f"   {row.label:<{W}} {'-':>3}  {row.skipped}")
+        if _skipped(out, row):
             continue
 
         cells = "".join(f" {ms(row.samples.get(c, [])):<24}" for c, _ in cols)
@@ -320,8 +319,7 @@ def inflight_table(out: list[str], rows: list[Row]) -> None:
     )
 
     for row in rows:
-        if row.skipped:
-            out.append(f"   {row.label:<{W}} {'-':>3}  {row.skipped}")
+        if _skipped(out, row):
             continue
 
         tr = row.trials
@@ -341,6 +339,19 @@ def inflight_table(out: list[str], rows: list[Row]) -> None:
             f" {ms([x['after_last'] for x in tr]):<21} {failures}"
         )
 
+    _notes(out, rows)
+
+
+def _skipped(out: list[str], row: Row) -> bool:
+    """Print the line of a row that did not run; return whether it did not."""
+    if row.skipped:
+        out.append(f"   {row.label:<{W}} {'-':>3}  {row.skipped}")
+
+    return bool(row.skipped)
+
+
+def _notes(out: list[str], rows: list[Row]) -> None:
+    """The rows' notes, after their table: ``[KEY] note; note``."""
     for row in rows:
         if row.notes:
             out.append(f"   [{row.key}] " + "; ".join(row.notes))
@@ -353,8 +364,7 @@ def shared_table(out: list[str], rows: list[Row]) -> None:
     )
 
     for row in rows:
-        if row.skipped:
-            out.append(f"   {row.label:<{W}} {'-':>3}  {row.skipped}")
+        if _skipped(out, row):
             continue
 
         unit, target = workers.FORMATS[row.key]
@@ -365,9 +375,7 @@ def shared_table(out: list[str], rows: list[Row]) -> None:
             f"  {_cell(base, unit):<21} {_cell(ext, unit):<21} {target}"
         )
 
-    for row in rows:
-        if row.notes:
-            out.append(f"   [{row.key}] " + "; ".join(row.notes))
+    _notes(out, rows)
 
 
 def _cell(xs: list[float], unit: str) -> str:
@@ -397,8 +405,7 @@ def pair_table(
     )
 
     for row in rows:
-        if row.skipped:
-            out.append(f"   {row.label:<{W}} {'-':>3}  {row.skipped}")
+        if _skipped(out, row):
             continue
 
         base, ext, diff = (row.samples.get(k, []) for k in ("base", "ext", "diff"))
