@@ -58,14 +58,15 @@ def prepare_process(
     processes, the workers that did not serve ``POST /shutdown`` call
     ``on_exit`` (which runs the hooks once) when they exit; where the
     server's stop signal is made graceful (waitress's
-    :func:`~flask_shutdown.adapters.waitress.graceful_sigterm`),
-    ``on_stop_signal`` runs the sequence of ``app``.
+    :func:`~flask_shutdown.adapters.waitress.graceful_sigterm`, uWSGI's
+    routed SIGTERM), ``on_stop_signal`` runs the sequence of ``app``.
     """
     gunicorn.prepare(on_exit)
     uwsgi.prepare(on_exit)
 
     if on_stop_signal is not None:
         _stop_signal.register(app, on_stop_signal)
+        uwsgi.route_stop_signal()
 
 
 def master_process() -> int | None:
