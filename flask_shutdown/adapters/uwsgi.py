@@ -22,6 +22,14 @@ connections would otherwise be reset when the master closes the socket.
 The workers that did not serve the shutdown request run the hooks when
 they exit (see :func:`prepare`); uWSGI runs Python's ``atexit`` handlers
 in a worker that exits gracefully, never in the master.
+
+SIGTERM, which Kubernetes, systemd and ``docker stop`` send the master,
+runs no app code there. But ``hook-master-start`` hooks run after the
+master has installed its signal handlers, and the ``unix_signal`` hook
+replaces one with a C function of uWSGI: with ``unix_signal:15
+uwsgi_route_signal`` the master sends uWSGI signal 15 to the first free
+worker instead, and :func:`route_stop_signal` registers the handler that
+runs the sequence there (see :class:`_RoutedSignalAdapter`).
 """
 
 from __future__ import annotations
