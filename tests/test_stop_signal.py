@@ -7,6 +7,10 @@ test_server_uwsgi_sigterm.py.
 from __future__ import annotations
 
 import gc
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import types
 import typing as t
@@ -97,3 +101,29 @@ def test_graceful_sigterm_needs_the_main_thread() -> None:
     thread.start()
     thread.join(10)
     assert errors and "main thread" in errors[0]
+
+
+def test_graceful_sigterm_hands_other_servers_signal_on() -> None:
+    """Under another server (here: none), the handler that was there
+    before gets the signal, and without one the process ends by it.
+    """
+    code = textwrap.dedent(
+        """
+        import os, signal
+        from flask_shutdown.adapters.waitress import graceful_sigterm
+        got = []
+        signal.signal(signal.SIGTERM, lambda s, f: got.append(s))
+        graceful_sigterm()
+        os.kill(os.getpid(), signal.SIGTERM)
+        print("previous handler ran" if got == [signal.SIGTERM] else got)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        graceful_sigterm()
+        os.kill(os.getpid(), signal.SIGTERM)
+        print("not reached")
+        """
+    )
+    rv = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert rv.stdout.splitlines() == ["previous handler ran"], rv.stderr
+    assert rv.returncode == -signal.SIGTERM

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
 import typing as t
@@ -209,13 +210,8 @@ def graceful_sigterm(*, sigint: bool = False) -> None:
 
         received += 1
         name = signal.Signals(signum).name
-        logger.warning(
-            "%s: %s.",
-            name,
-            "running the graceful shutdown" if received == 1 else "forcing the stop",
-        )
-        # The sequence takes locks the interrupted main thread may hold:
-        # it starts from a thread of its own, never from the handler.
+        # The sequence (and logging) takes locks the interrupted main
+        # thread may hold: it starts from a thread of its own.
         threading.Thread(
             target=_begin if received == 1 else _force,
             args=(server, name),
@@ -232,6 +228,10 @@ def _serving(frame: types.FrameType | None) -> t.Any:
     interrupted frames, or ``None``: exactly the server the signal would
     otherwise kill.
     """
+    if "waitress.server" not in sys.modules:
+        # Not imported, so not serving; and no import in a signal handler.
+        return None
+
     from waitress.server import BaseWSGIServer
     from waitress.server import MultiSocketServer
 
@@ -267,7 +267,7 @@ def _chain(signum: int, frame: types.FrameType | None, previous: t.Any) -> None:
 
 class _Marker:
     """A task for waitress's queue: when a thread takes it, every request
-    accepted before the signal has been handed to the app.
+    received before the signal has been handed to the app.
     """
 
     def __init__(self) -> None:
@@ -284,8 +284,8 @@ class _Marker:
 
 
 def _begin(server: t.Any, name: str) -> None:
+    logger.warning("%s: running the graceful shutdown.", name)
     marker = _Marker()
-
     passed = threading.Event()
 
     # Queued from the main loop, one pass after the signal: by then the
@@ -306,6 +306,7 @@ def _begin(server: t.Any, name: str) -> None:
 
 
 def _force(server: t.Any, name: str) -> None:
+    logger.warning("%s: forcing the stop.", name)
     _deliver(server, name, force=True)
 
 
