@@ -119,6 +119,17 @@ def create_app(extension: bool = True) -> Flask:
     return app
 
 
+def create_app_graceful_sigterm() -> Flask:
+    """:func:`create_app` for ``waitress-serve --call``, with SIGTERM made
+    graceful: waitress calls the factory in the main thread, before it
+    serves.
+    """
+    from flask_shutdown.adapters.waitress import graceful_sigterm
+
+    graceful_sigterm()
+    return create_app()
+
+
 def hello_app(extension: bool) -> Flask:
     """The app of the overhead rows: one view that returns ``"ok"``, and
     nothing else, so that the extension is the only difference.

@@ -94,6 +94,25 @@ def waitress_cmd(run: Run) -> list[str]:
     return [sys.executable, "-m", "waitress", f"--listen={HOST}:0", "--call", APP]
 
 
+def waitress_sigterm_cmd(run: Run) -> list[str]:
+    """waitress with an app factory that calls ``graceful_sigterm()`` in
+    the main thread first, which makes SIGTERM run the graceful sequence.
+    """
+    cmd = waitress_cmd(run)
+    return [*cmd[:-1], f"{APP}_graceful_sigterm"]
+
+
+def uwsgi_sigterm_cmd(run: Run) -> list[str]:
+    """uWSGI with the master's SIGTERM routed to a worker, as in
+    ``examples/uwsgi.ini``: that worker runs the graceful sequence.
+    """
+    return [
+        *uwsgi_cmd(run),
+        "--hook-master-start",
+        "unix_signal:15 uwsgi_route_signal",
+    ]
+
+
 def uwsgi_cmd(run: Run) -> list[str]:
     # The master FIFO is uWSGI's one graceful stop; POST /shutdown writes
     # "q" to it. The stopper thread needs --enable-threads.
@@ -196,6 +215,14 @@ REAL_SERVERS = [
         "waitress",
     ),
     RealServer(
+        "E10",
+        "waitress-serve, SIGTERM, graceful_sigterm",
+        "waitress",
+        waitress_sigterm_cmd,
+        signal.SIGTERM,
+        "waitress",
+    ),
+    RealServer(
         "E7",
         "uWSGI --master, 2 workers, SIGINT",
         "uwsgi",
@@ -209,6 +236,15 @@ REAL_SERVERS = [
         "uwsgi",
         uwsgi_cmd,
         _POST,
+        "uwsgi",
+        _UWSGI,
+    ),
+    RealServer(
+        "E11",
+        "uWSGI --master, 2 workers, SIGTERM, routed",
+        "uwsgi",
+        uwsgi_sigterm_cmd,
+        signal.SIGTERM,
         "uwsgi",
         _UWSGI,
     ),

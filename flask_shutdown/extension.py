@@ -120,7 +120,7 @@ class Shutdown:
         config = ShutdownConfig.from_app(app, **self._options)
         state = AppState(self, app, config, self._callbacks)
         check_routes(state, app)
-        prepare_process(state.worker_exiting)
+        prepare_process(state.worker_exiting, app, state.stop_signal)
 
         exempt = {
             config.path,

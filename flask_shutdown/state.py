@@ -304,6 +304,26 @@ class AppState:
 
         return {"instances": instances}
 
+    def stop_signal(self, name: str, adapter: ServerAdapter, force: bool) -> bool:
+        """The server's stop signal arrived (SIGTERM from the platform):
+        the first runs the same sequence as ``POST /shutdown``, with
+        ``adapter`` stopping the server; with ``force`` (a second signal)
+        it stops the server now. Returns whether this call started the
+        shutdown.
+        """
+        _, created = self.trigger(
+            None,
+            reason=f"received {name}",
+            requested_by=f"signal:{name}",
+            source="signal",
+            adapter=adapter,
+        )
+
+        if force:
+            self.coordinator.force()
+
+        return created
+
     def worker_exiting(self) -> None:
         """A worker of a multi-process server exits: run the hooks once in
         it, and let go of the state it shares with the other workers.

@@ -11,6 +11,7 @@ import collections.abc as cabc
 import logging
 import typing as t
 
+from . import _stop_signal
 from . import gunicorn
 from . import uwsgi
 from .base import ServerAdapter
@@ -26,6 +27,8 @@ from .werkzeug_run import WerkzeugAdapter
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
+
+    from ._stop_signal import Receiver
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +49,24 @@ ADAPTERS: dict[str, type[ServerAdapter]] = {
 Strategy = str | cabc.Callable[..., t.Any]
 
 
-def prepare_process(on_exit: cabc.Callable[[], object]) -> None:
+def prepare_process(
+    on_exit: cabc.Callable[[], object],
+    app: object = None,
+    on_stop_signal: Receiver | None = None,
+) -> None:
     """Per-process set-up at ``init_app``: on servers with several worker
     processes, the workers that did not serve ``POST /shutdown`` call
-    ``on_exit`` (which runs the hooks once) when they exit.
+    ``on_exit`` (which runs the hooks once) when they exit; where the
+    server's stop signal is made graceful (waitress's
+    :func:`~flask_shutdown.adapters.waitress.graceful_sigterm`, uWSGI's
+    routed SIGTERM), ``on_stop_signal`` runs the sequence of ``app``.
     """
     gunicorn.prepare(on_exit)
     uwsgi.prepare(on_exit)
+
+    if on_stop_signal is not None:
+        _stop_signal.register(app, on_stop_signal)
+        uwsgi.route_stop_signal()
 
 
 def master_process() -> int | None:
