@@ -55,12 +55,13 @@ IDLE_STOP = (
 )
 
 #: Per server: its name, the row stopped by its usual signal, the row
-#: stopped by POST /shutdown (in-flight tables of section E).
+#: stopped by POST /shutdown, and the row stopped by SIGTERM made graceful
+#: by the one line the server's page gives (in-flight tables of E).
 SERVERS = (
-    ("gunicorn", "E1", "E2"),
-    ("flask run", "E3", "E4"),
-    ("waitress", "E5", "E6"),
-    ("uWSGI", "E7", "E8"),
+    ("gunicorn", "E1", "E2", "E9"),
+    ("flask run", "E3", "E4", None),
+    ("waitress", "E5", "E6", "E10"),
+    ("uWSGI", "E7", "E8", "E11"),
 )
 #: How the docs write the servers' names.
 RST_NAMES = {"flask run": "``flask run``"}
@@ -309,22 +310,28 @@ def idle_stop_chart(results: Results, path: Path) -> None:
 
 def in_flight_chart(results: Results, path: Path) -> None:
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(3.7, 4.2))
+    fig, ax = plt.subplots(figsize=(3.9, 5.4))
     total = 0
     names = []
 
-    for i, (name, signal_key, post_key) in enumerate(SERVERS):
+    for i, (name, signal_key, post_key, graceful_key) in enumerate(SERVERS):
         signal_row = results.row(signal_key, "complete")
         post_row = results.row(post_key, "complete")
         _check_label(signal_row, post=False)
         _check_label(post_row, post=True)
-        base = (len(SERVERS) - 1 - i) * 3
-        names.append((base + 0.5, name))
+        base = (len(SERVERS) - 1 - i) * 4
+        names.append((base + (1.0 if graceful_key else 1.5), name))
+        bars = [
+            (base + 2, post_key, "ours", "POST /shutdown"),
+            (base + 1, signal_key, "theirs", _signal(signal_row.label)),
+        ]
 
-        for pos, key, kind, what in (
-            (base + 1, post_key, "ours", "POST /shutdown"),
-            (base, signal_key, "theirs", _signal(signal_row.label)),
-        ):
+        if graceful_key is not None:
+            _check_label(results.row(graceful_key, "complete"), post=False)
+            bars.insert(1, (base + 1, graceful_key, "ours", "SIGTERM, one line"))
+            bars[2] = (base, *bars[2][1:])
+
+        for pos, key, kind, what in bars:
             done, n = completed(results, key)
             total = max(total, n)
             ax.barh(pos, done.median, height=0.8, color=COLORS[kind])
@@ -423,22 +430,28 @@ def ratio_rows(results: Results) -> list[list[str]]:
         ]
     )
 
-    for name, signal_key, post_key in SERVERS:
+    for name, signal_key, post_key, graceful_key in SERVERS:
         signal_row = r.row(signal_key, "complete")
         _check_label(signal_row, post=False)
         _check_label(r.row(post_key, "complete"), post=True)
-        ours, n = completed(r, post_key)
         theirs, _ = completed(r, signal_key)
-        rows.append(
-            [
-                f"{RST_NAMES.get(name, name)}, {n} requests in flight",
-                f"``POST /shutdown``: {ours.text} of {n} complete, exit after"
-                f" {ms(r.value(post_key, 'exit ms'))}",
-                f"{_signal(signal_row.label)}: {theirs.text} of {n}, exit after"
-                f" {ms(r.value(signal_key, 'exit ms'))}",
-                _more(ours, theirs, n),
-            ]
-        )
+        ways = [(post_key, "``POST /shutdown``", "")]
+
+        if graceful_key is not None:
+            ways.append((graceful_key, "SIGTERM, made graceful", ", SIGTERM"))
+
+        for key, what, how in ways:
+            ours, n = completed(r, key)
+            rows.append(
+                [
+                    f"{RST_NAMES.get(name, name)}{how}, {n} requests in flight",
+                    f"{what}: {ours.text} of {n} complete, exit after"
+                    f" {ms(r.value(key, 'exit ms'))}",
+                    f"{_signal(signal_row.label)}: {theirs.text} of {n}, exit after"
+                    f" {ms(r.value(signal_key, 'exit ms'))}",
+                    _more(ours, theirs, n),
+                ]
+            )
 
     return rows
 
@@ -474,18 +487,26 @@ def headline(results: Results) -> str:
         "",
         "    *   - server",
         "        - ``POST /shutdown``",
+        "        - SIGTERM, made graceful",
         "        - its usual signal",
     ]
 
-    for name, signal_key, post_key in SERVERS:
+    for name, signal_key, post_key, graceful_key in SERVERS:
         signal_row = results.row(signal_key, "complete")
         _check_label(signal_row, post=False)
         _check_label(results.row(post_key, "complete"), post=True)
         ours, n = completed(results, post_key)
         theirs, _ = completed(results, signal_key)
+        graceful = "not needed: ``flask run`` is a development server"
+
+        if graceful_key is not None:
+            done, _ = completed(results, graceful_key)
+            graceful = f"**{done.text} of {n}**"
+
         lines += [
             f"    *   - {RST_NAMES.get(name, name)}",
             f"        - **{ours.text} of {n}**",
+            f"        - {graceful}",
             f"        - {theirs.text} of {n} ({_signal(signal_row.label)})",
         ]
 
