@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--budget",
         type=float,
-        default=420.0,
+        default=900.0,
         help="seconds; no new trial is started past this",
     )
     parser.add_argument(

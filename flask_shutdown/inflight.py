@@ -72,9 +72,15 @@ class InFlight:
         """Count a request out and run its :meth:`after` callbacks.
         Leaving twice is harmless.
         """
-        if self._active.pop(ticket, None) is None:
-            return
+        if self._active.pop(ticket, None) is not None and (
+            self._after or self._waiters
+        ):
+            self._left(ticket)
 
+    def _left(self, ticket: int) -> None:
+        """The rest of :meth:`leave` once ``ticket`` is out of the count:
+        its callbacks, and the waiters if it was the last request.
+        """
         if self._after:
             for callback in self._after.pop(ticket, ()):
                 try:
@@ -167,7 +173,7 @@ class InFlight:
 
 
 def _sent(
-    body: cabc.Iterable[bytes], leave: cabc.Callable[[int], None], ticket: int
+    body: cabc.Iterable[bytes], in_flight: InFlight, ticket: int
 ) -> cabc.Generator[bytes, None, None]:
     """The response body the server gets: ``body``, counting the request
     out when it has been sent.
@@ -196,7 +202,11 @@ def _sent(
             if close is not None:
                 close()
         finally:
-            leave(ticket)
+            # InFlight.leave, inlined: this runs on every request.
+            if in_flight._active.pop(ticket, None) is not None and (
+                in_flight._after or in_flight._waiters
+            ):
+                in_flight._left(ticket)
 
 
 class TrackingMiddleware:
@@ -252,7 +262,7 @@ class TrackingMiddleware:
             in_flight.leave(ticket)
             raise
 
-        sent = _sent(body, in_flight.leave, ticket)
+        sent = _sent(body, in_flight, ticket)
         next(sent)
         return sent
 
