@@ -82,15 +82,48 @@ BELOW_FLOOR = {"2.0", "2.2", "2.3"}
 #: The line with Werkzeug's legacy hook.
 LEGACY_LINE = "2.0"
 
+#: The cells: two axes, not the full product (which does not fit CI's
+#: time). What changes with the Python is tested with the newest Flask;
+#: what changes with Flask and Werkzeug, on the oldest Python. "full" is
+#: the whole suite with the real servers; "core" is ``selection``'s.
+CELLS: list[tuple[str, str, str]] = [
+    # Every Python with the newest line (3.11 is the main run).
+    (OLDEST_PYTHON, NEWEST_LINE, "core"),
+    ("3.12", NEWEST_LINE, "core"),
+    (NEWEST_PYTHON, NEWEST_LINE, "full"),
+    # Every line on the oldest Python.
+    (OLDEST_PYTHON, "min", "full"),
+    (OLDEST_PYTHON, "3.0", "core"),
+    (OLDEST_PYTHON, "2.3", "core"),
+    (OLDEST_PYTHON, "2.2", "core"),
+    (OLDEST_PYTHON, LEGACY_LINE, "core"),
+]
+
+#: The test files of gunicorn, waitress and uWSGI: full cells only.
 PRODUCTION_SERVERS = [
     "test_server_gunicorn.py",
     "test_server_waitress.py",
     "test_server_uwsgi.py",
-    "test_shared_state.py",
-    "test_legacy_shim.py",
-    "test_outcomes.py",
-    "test_security_framing.py",
-    "test_urls.py",
+]
+#: The tests in core files that start gunicorn, waitress or uWSGI, next
+#: to the same test on Werkzeug's server (which core cells do run):
+#: deselected in core cells, which do not install those servers.
+SERVER_TESTS = [
+    "tests/test_legacy_shim.py::test_seed_view_on_real_servers[gunicorn]",
+    "tests/test_outcomes.py::test_failing_hook[waitress]",
+    "tests/test_outcomes.py::test_failing_hook[gunicorn-gthread-2]",
+    "tests/test_outcomes.py::test_failing_hook[gunicorn-gthread-1]",
+    "tests/test_outcomes.py::test_drain_timeout[waitress]",
+    "tests/test_outcomes.py::test_drain_timeout[gunicorn-gthread-1]",
+    "tests/test_outcomes.py::test_clean_stop[waitress]",
+    "tests/test_outcomes.py::test_gunicorn_two_sync_workers",
+    "tests/test_security_framing.py::test_broken_framing_on_every_server[gunicorn]",
+    "tests/test_security_framing.py::test_broken_framing_on_every_server[waitress]",
+    "tests/test_security_framing.py::test_broken_framing_on_every_server[uWSGI]",
+    "tests/test_shared_state.py::test_gunicorn_workers_share_one_state",
+    "tests/test_shared_state.py::test_uwsgi_workers_share_one_state",
+    "tests/test_shared_state.py::test_one_signed_token_stops_once_across_workers",
+    "tests/test_urls.py::test_gunicorn_script_name",
 ]
 LEGACY = ["test_legacy.py"]
 FULL_ONLY = [
@@ -212,23 +245,16 @@ _add_pyenv_pythons()
 
 
 def _cells() -> list[nox.param]:
-    cells = []
-
-    for python in PYTHONS:
-        for line in LINES:
-            if (python, line) == (MAIN_PYTHON, NEWEST_LINE):
-                continue  # The main run.
-
-            cells.append(
-                nox.param(
-                    python,
-                    line,
-                    id=f"{python}, flask-{line}",
-                    tags=[f"py{python}", f"flask-{line}"],
-                )
-            )
-
-    return cells
+    return [
+        nox.param(
+            python,
+            line,
+            kind,
+            id=f"{python}, flask-{line}",
+            tags=[f"py{python}", f"flask-{line}", kind],
+        )
+        for python, line, kind in CELLS
+    ]
 
 
 def _requirements(line: str, servers: bool) -> list[Path]:
@@ -335,44 +361,50 @@ def _install(session: nox.Session, line: str, servers: bool) -> None:
     stamp.write_text(digest)
 
 
-def selection(python: str, line: str) -> list[str]:
-    """The test files a cell runs."""
+def selection(python: str, line: str, kind: str) -> list[str]:
+    """The test files a cell runs (``kind`` is "full" or "core").
+
+    Core: the files whose behaviour depends on the Python, Flask or
+    Werkzeug version: the extension, authentication and tokens, the
+    security checks, draining, hooks, the sequence, readiness,
+    ServerThread, ``flask run``, ``serve()``, the test client and the
+    pytest plugin, the ``flask shutdown`` commands; not the production
+    servers (nor SERVER_TESTS), not FULL_ONLY. Full: every file but
+    MAIN_ONLY. The legacy hook's file runs on its line.
+    """
     tests = ROOT / "tests"
     every = sorted(p.name for p in tests.glob("test_*.py"))
     named = PRODUCTION_SERVERS + LEGACY + FULL_ONLY + MAIN_ONLY
     unknown = sorted(set(named) - set(every))
+    listed = {node.split("::")[0].removeprefix("tests/") for node in SERVER_TESTS}
+    unknown += sorted(listed - set(every))
 
     if unknown:
         raise RuntimeError(f"noxfile.py names missing test files: {unknown}")
 
-    full = (python, line) in {(OLDEST_PYTHON, "min"), (NEWEST_PYTHON, NEWEST_LINE)}
     files = [name for name in every if name not in named]
 
-    if python in {OLDEST_PYTHON, NEWEST_PYTHON}:
-        files += PRODUCTION_SERVERS
+    if kind == "full":
+        files += PRODUCTION_SERVERS + FULL_ONLY
 
     if line == LEGACY_LINE:
         files += LEGACY
-
-    if full:
-        files += FULL_ONLY
 
     return [f"tests/{name}" for name in sorted(files)]
 
 
 @nox.session
-@nox.parametrize(("python", "line"), _cells())
-def tests(session: nox.Session, line: str) -> None:
-    """One cell: a Python and a Flask line."""
+@nox.parametrize(("python", "line", "kind"), _cells())
+def tests(session: nox.Session, line: str, kind: str) -> None:
+    """One cell: a Python and a Flask line, the full suite or the core."""
     python = session.python
     assert isinstance(python, str)
 
     if line == "min":
         _check_floor_pins(session)
 
-    files = selection(python, line)
-    servers = any(Path(f).name in PRODUCTION_SERVERS + FULL_ONLY for f in files)
-    _install(session, line, servers)
+    files = selection(python, line, kind)
+    _install(session, line, servers=kind == "full")
     env = {}
 
     if line == LEGACY_LINE:
@@ -383,6 +415,13 @@ def tests(session: nox.Session, line: str) -> None:
 
     filters = [arg for w in WARNING_FILTERS.get(line, []) for arg in ("-W", w)]
     deselect = []
+
+    if kind == "core":
+        session.log(
+            f"Core cell: {len(SERVER_TESTS)} tests on gunicorn, waitress or"
+            " uWSGI left to the full cells."
+        )
+        deselect += [arg for node in SERVER_TESTS for arg in ("--deselect", node)]
 
     for node, reason in DESELECT.get(line, []):
         session.log(f"Deselected on Flask {line}: {node}: {reason}.")
