@@ -47,13 +47,18 @@ echo "== pytest" >&2
 rm -f .coverage .coverage.*
 # pytest exits 5 when it collected nothing; like any other non-zero
 # code it fails the run.
-coverage run -m pytest ${args[@]+"${args[@]}"}
+# A failure here still fails the run, but the matrix runs first, so that
+# one CI run reports every failure.
+status=0
+coverage run -m pytest ${args[@]+"${args[@]}"} || status=$?
 coverage combine -q
-coverage report
+coverage report || status=$((status ? status : 1))
 
 if [ "$matrix" = 1 ]; then
     echo "== version matrix (nox)" >&2
     # Each cell fails the run if it fails, and so does a missing Python;
     # nox goes on with the other cells first and lists them all at the end.
-    nox
+    nox || status=$((status ? status : 1))
 fi
+
+exit "$status"
