@@ -1,9 +1,10 @@
-"""The version matrix: every supported Python with every tested Flask line.
+"""The version matrix: the supported Pythons and the tested Flask lines.
 
     nox -l                                  list the cells
-    nox -s "tests(3.13, flask-2.2)"         run one cell
+    nox -s "tests(3.10, flask-2.2)"         run one cell
     nox -p 3.10                             every cell on Python 3.10
-    nox -s "tests(3.12, flask-3.0)" -- -x   extra arguments go to pytest
+    nox -t full                             the cells with the full suite
+    nox -s "tests(3.12, flask-3.1)" -- -x   extra arguments go to pytest
     scripts/test.sh --matrix                the main suite, then every cell
                                             (what CI runs, with CI=true)
 
@@ -21,25 +22,36 @@ requirements/flask-LINE.txt.
     and the package with ``--no-deps``, as docs/installation.rst tells
     users to.
 
-What a cell runs, by test file (see ``selection``):
+The cells (CELLS) are two axes, not the full product of Pythons and
+lines, which does not fit CI's time: every Python with the newest line,
+and every line on the oldest Python. What changes with the Python
+(threads at interpreter exit, signals, the standard library) shows with
+any Flask; what changes with Flask, Werkzeug and Click shows on any
+Python. The main run of scripts/test.sh (.venv: Python 3.11 and the
+newest line, the full suite with coverage) is the third Python of the
+first axis and is not repeated here.
 
--   every cell, "core and server": all of tests/ except the files below;
-    that is the extension, authentication, the security checks, draining,
-    hooks, the sequence, readiness, ServerThread, ``flask run``,
-    ``serve()``, the pytest plugin and the ``flask shutdown`` commands in
-    process and through a real ``flask`` executable.
--   on the oldest and the newest Python, every line: gunicorn, waitress
-    and uWSGI (PRODUCTION_SERVERS). From Python 3.12 on, gunicorn and
-    uWSGI workers run the hooks at interpreter exit, where new threads are
-    refused: the inline fallback in flask_shutdown/hooks.py runs there.
--   the flask-2.0 cells: the legacy ``werkzeug.server.shutdown`` hook
-    (test_legacy.py), served by the cell's own interpreter.
--   the full suite, which adds FULL_ONLY (property-based fuzzing, the CLI's
-    HTTP client, the docs' and examples' samples, nginx), on the oldest
-    Python with flask-min and on the newest Python with the newest line.
+What a cell runs (see ``selection``):
 
-The main run of scripts/test.sh (.venv: Python 3.11 and the newest line,
-the full suite with coverage) is not repeated here.
+-   "full", on the newest Python with the newest line and on the oldest
+    Python with flask-min: every test file but MAIN_ONLY, so gunicorn,
+    waitress and uWSGI run on Python 3.10 and 3.13 (and 3.11 in the main
+    run). From Python 3.12 on, gunicorn and uWSGI workers run the hooks
+    at interpreter exit, where new threads are refused: the inline
+    fallback in flask_shutdown/hooks.py runs there.
+-   "core", every other cell: the tests whose behaviour depends on the
+    Python, Flask, Werkzeug or Click version: the extension,
+    authentication and tokens, the security checks, draining, hooks, the
+    sequence, readiness, ServerThread, ``flask run`` and ``app.run()``,
+    ``serve()``, the test client and the pytest plugin, and the ``flask
+    shutdown`` commands in process and through a real ``flask``
+    executable. Not the production servers' files (PRODUCTION_SERVERS),
+    nor their tests in the shared files (SERVER_TESTS), nor FULL_ONLY.
+-   the flask-2.0 cell also runs the legacy ``werkzeug.server.shutdown``
+    hook (test_legacy.py), served by the cell's own interpreter.
+-   DESELECT leaves out, for one line only and with the reason, the tests
+    of behaviour that line's Flask or Werkzeug does not have; each is
+    listed under "Known differences" in docs/installation.rst.
 
 Environments are kept in .nox/ and reused: a cell reinstalls only when its
 requirements or pyproject.toml change (pip's cache makes that quick, uWSGI
@@ -82,15 +94,48 @@ BELOW_FLOOR = {"2.0", "2.2", "2.3"}
 #: The line with Werkzeug's legacy hook.
 LEGACY_LINE = "2.0"
 
+#: The cells: two axes, not the full product (which does not fit CI's
+#: time). What changes with the Python is tested with the newest Flask;
+#: what changes with Flask and Werkzeug, on the oldest Python. "full" is
+#: the whole suite with the real servers; "core" is ``selection``'s.
+CELLS: list[tuple[str, str, str]] = [
+    # Every Python with the newest line (3.11 is the main run).
+    (OLDEST_PYTHON, NEWEST_LINE, "core"),
+    ("3.12", NEWEST_LINE, "core"),
+    (NEWEST_PYTHON, NEWEST_LINE, "full"),
+    # Every line on the oldest Python.
+    (OLDEST_PYTHON, "min", "full"),
+    (OLDEST_PYTHON, "3.0", "core"),
+    (OLDEST_PYTHON, "2.3", "core"),
+    (OLDEST_PYTHON, "2.2", "core"),
+    (OLDEST_PYTHON, LEGACY_LINE, "core"),
+]
+
+#: The test files of gunicorn, waitress and uWSGI: full cells only.
 PRODUCTION_SERVERS = [
     "test_server_gunicorn.py",
     "test_server_waitress.py",
     "test_server_uwsgi.py",
-    "test_shared_state.py",
-    "test_legacy_shim.py",
-    "test_outcomes.py",
-    "test_security_framing.py",
-    "test_urls.py",
+]
+#: The tests in core files that start gunicorn, waitress or uWSGI, next
+#: to the same test on Werkzeug's server (which core cells do run):
+#: deselected in core cells, which do not install those servers.
+SERVER_TESTS = [
+    "tests/test_legacy_shim.py::test_seed_view_on_real_servers[gunicorn]",
+    "tests/test_outcomes.py::test_failing_hook[waitress]",
+    "tests/test_outcomes.py::test_failing_hook[gunicorn-gthread-2]",
+    "tests/test_outcomes.py::test_failing_hook[gunicorn-gthread-1]",
+    "tests/test_outcomes.py::test_drain_timeout[waitress]",
+    "tests/test_outcomes.py::test_drain_timeout[gunicorn-gthread-1]",
+    "tests/test_outcomes.py::test_clean_stop[waitress]",
+    "tests/test_outcomes.py::test_gunicorn_two_sync_workers",
+    "tests/test_security_framing.py::test_broken_framing_on_every_server[gunicorn]",
+    "tests/test_security_framing.py::test_broken_framing_on_every_server[waitress]",
+    "tests/test_security_framing.py::test_broken_framing_on_every_server[uWSGI]",
+    "tests/test_shared_state.py::test_gunicorn_workers_share_one_state",
+    "tests/test_shared_state.py::test_uwsgi_workers_share_one_state",
+    "tests/test_shared_state.py::test_one_signed_token_stops_once_across_workers",
+    "tests/test_urls.py::test_gunicorn_script_name",
 ]
 LEGACY = ["test_legacy.py"]
 FULL_ONLY = [
@@ -117,6 +162,16 @@ MAIN_ONLY = [
     "test_docs_diagrams.py",
     "test_charts.py",
     "test_browser_mode.py",
+]
+
+#: Tests that need what only the main environment has: deselected in
+#: every cell, with the reason.
+MAIN_ONLY_TESTS = [
+    (
+        "tests/test_docs.py::test_included_python_is_complete",
+        "it reads the docs' literalinclude directives with Sphinx, which only"
+        " the main environment installs; nothing there depends on the version",
+    ),
 ]
 
 #: Warnings that Flask and Werkzeug 2.0 and 2.2 raise on Python 3.12 and
@@ -176,9 +231,69 @@ DESELECT: dict[str, list[tuple[str, str]]] = {
             "tests/test_cli_token.py::test_token_through_flask_group",
             "the same: FlaskGroup of Flask 2.0 does not load the commands",
         ),
+        (
+            "tests/test_cli_local.py",
+            "the same: 'flask shutdown list' and 'stop' run without an app,"
+            " so on Flask 2.0 the command is not there",
+        ),
+        (
+            "tests/test_outcomes.py",
+            "the same: every test there asks through 'flask shutdown send'"
+            " without an app",
+        ),
+        (
+            "tests/test_cli_config.py::test_configuration_error_is_one_line[",
+            "'flask --app' is an option from Flask 2.2 on (Flask 2.0 reads"
+            " FLASK_APP only)",
+        ),
+        (
+            "tests/test_cli_config.py::test_config_through_the_flask_executable",
+            "the same: 'flask --app'",
+        ),
+        (
+            "tests/test_legacy_shim.py::test_seed_view_on_real_servers[flask run]",
+            "'flask --app', and 'flask run' on Werkzeug 2.0 stops through the"
+            " legacy hook, which test_legacy.py tests",
+        ),
+        (
+            "tests/test_security_framing.py::test_broken_framing_on_every_server"
+            "[flask run]",
+            "the same: 'flask --app' and the legacy hook",
+        ),
+        (
+            "tests/test_legacy_shim.py::test_werkzeug_is_new_enough_to_lack_the_hook",
+            "it checks that Werkzeug no longer has the legacy hook; 2.0 has it",
+        ),
+        (
+            "tests/test_cli_errors.py::test_cli_variables_stay_out_of_the_app_config",
+            "the test loads the app's config with Config.from_prefixed_env,"
+            " new in Flask 2.1",
+        ),
+        *(
+            (
+                f"tests/test_urls.py::{test}",
+                "Werkzeug 2.0 makes the Location header absolute",
+            )
+            for test in (
+                "test_dispatcher_prefix",
+                "test_proxy_fix_prefix",
+                "test_status_and_ready_follow_the_shutdown_path",
+                "test_status_and_ready_set_on_their_own",
+            )
+        ),
         _MAX_CONTENT_LENGTH,
     ],
     "2.2": [_MAX_CONTENT_LENGTH],
+    "min": [
+        (
+            "tests/test_security_host.py::"
+            f"test_other_hosts_are_refused_before_anything_counts[{host}]",
+            "Werkzeug 3.0.0's test client cannot send that Host: it parses"
+            " the request's URL for its cookies first and raises ValueError"
+            " (the app never sees the request)",
+        )
+        for host in ("localhost:abc", "[::1")
+    ],
 }
 
 
@@ -212,23 +327,16 @@ _add_pyenv_pythons()
 
 
 def _cells() -> list[nox.param]:
-    cells = []
-
-    for python in PYTHONS:
-        for line in LINES:
-            if (python, line) == (MAIN_PYTHON, NEWEST_LINE):
-                continue  # The main run.
-
-            cells.append(
-                nox.param(
-                    python,
-                    line,
-                    id=f"{python}, flask-{line}",
-                    tags=[f"py{python}", f"flask-{line}"],
-                )
-            )
-
-    return cells
+    return [
+        nox.param(
+            python,
+            line,
+            kind,
+            id=f"{python}, flask-{line}",
+            tags=[f"py{python}", f"flask-{line}", kind],
+        )
+        for python, line, kind in CELLS
+    ]
 
 
 def _requirements(line: str, servers: bool) -> list[Path]:
@@ -335,44 +443,50 @@ def _install(session: nox.Session, line: str, servers: bool) -> None:
     stamp.write_text(digest)
 
 
-def selection(python: str, line: str) -> list[str]:
-    """The test files a cell runs."""
+def selection(python: str, line: str, kind: str) -> list[str]:
+    """The test files a cell runs (``kind`` is "full" or "core").
+
+    Core: the files whose behaviour depends on the Python, Flask or
+    Werkzeug version: the extension, authentication and tokens, the
+    security checks, draining, hooks, the sequence, readiness,
+    ServerThread, ``flask run``, ``serve()``, the test client and the
+    pytest plugin, the ``flask shutdown`` commands; not the production
+    servers (nor SERVER_TESTS), not FULL_ONLY. Full: every file but
+    MAIN_ONLY. The legacy hook's file runs on its line.
+    """
     tests = ROOT / "tests"
     every = sorted(p.name for p in tests.glob("test_*.py"))
     named = PRODUCTION_SERVERS + LEGACY + FULL_ONLY + MAIN_ONLY
     unknown = sorted(set(named) - set(every))
+    listed = {node.split("::")[0].removeprefix("tests/") for node in SERVER_TESTS}
+    unknown += sorted(listed - set(every))
 
     if unknown:
         raise RuntimeError(f"noxfile.py names missing test files: {unknown}")
 
-    full = (python, line) in {(OLDEST_PYTHON, "min"), (NEWEST_PYTHON, NEWEST_LINE)}
     files = [name for name in every if name not in named]
 
-    if python in {OLDEST_PYTHON, NEWEST_PYTHON}:
-        files += PRODUCTION_SERVERS
+    if kind == "full":
+        files += PRODUCTION_SERVERS + FULL_ONLY
 
     if line == LEGACY_LINE:
         files += LEGACY
-
-    if full:
-        files += FULL_ONLY
 
     return [f"tests/{name}" for name in sorted(files)]
 
 
 @nox.session
-@nox.parametrize(("python", "line"), _cells())
-def tests(session: nox.Session, line: str) -> None:
-    """One cell: a Python and a Flask line."""
+@nox.parametrize(("python", "line", "kind"), _cells())
+def tests(session: nox.Session, line: str, kind: str) -> None:
+    """One cell: a Python and a Flask line, the full suite or the core."""
     python = session.python
     assert isinstance(python, str)
 
     if line == "min":
         _check_floor_pins(session)
 
-    files = selection(python, line)
-    servers = any(Path(f).name in PRODUCTION_SERVERS + FULL_ONLY for f in files)
-    _install(session, line, servers)
+    files = selection(python, line, kind)
+    _install(session, line, servers=kind == "full")
     env = {}
 
     if line == LEGACY_LINE:
@@ -383,6 +497,17 @@ def tests(session: nox.Session, line: str) -> None:
 
     filters = [arg for w in WARNING_FILTERS.get(line, []) for arg in ("-W", w)]
     deselect = []
+
+    if kind == "core":
+        session.log(
+            f"Core cell: {len(SERVER_TESTS)} tests on gunicorn, waitress or"
+            " uWSGI left to the full cells."
+        )
+        deselect += [arg for node in SERVER_TESTS for arg in ("--deselect", node)]
+
+    for node, reason in MAIN_ONLY_TESTS:
+        session.log(f"Deselected in every cell: {node}: {reason}.")
+        deselect += ["--deselect", node]
 
     for node, reason in DESELECT.get(line, []):
         session.log(f"Deselected on Flask {line}: {node}: {reason}.")

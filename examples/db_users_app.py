@@ -10,6 +10,7 @@ Run it, then stop it as the ``ops`` user::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 
@@ -26,7 +27,8 @@ shutdown = Shutdown()
 
 
 def init_db() -> None:
-    with sqlite3.connect(DATABASE) as db:
+    # closing(): a connection's own "with" commits but does not close it.
+    with contextlib.closing(sqlite3.connect(DATABASE)) as db, db:
         db.execute(
             "CREATE TABLE IF NOT EXISTS users"
             " (name TEXT PRIMARY KEY, password TEXT, is_admin INTEGER)"
@@ -44,7 +46,7 @@ def init_db() -> None:
 
 @shutdown.verify_password
 def verify_password(username: str, password: str) -> dict[str, object] | None:
-    with sqlite3.connect(DATABASE) as db:
+    with contextlib.closing(sqlite3.connect(DATABASE)) as db:
         row = db.execute(
             "SELECT name, password, is_admin FROM users WHERE name = ?", (username,)
         ).fetchone()

@@ -128,14 +128,16 @@ class Authenticator:
         """Refuse an ``Authorization`` header that Werkzeug cannot parse.
 
         Werkzeug raises ``ValueError`` for some malformed values (a
-        ``basic`` scheme in another case followed by non-ASCII text), which
-        would otherwise escape from the authentication as a server error.
+        ``basic`` scheme in another case followed by non-ASCII text), and
+        Werkzeug 3.0.0 ``IndexError`` for others (a parameter with an empty
+        name, ``" =0"``), which would otherwise escape from the
+        authentication as a server error.
 
         :raises ShutdownRefused: ``401 bad_authorization``.
         """
         try:
             request.authorization  # noqa: B018
-        except ValueError:
+        except (ValueError, IndexError):
             raise ShutdownRefused.unauthorized(
                 "bad_authorization", "The Authorization header is malformed."
             ) from None
