@@ -115,7 +115,10 @@ CELLS: list[tuple[str, str, str]] = [
 PRODUCTION_SERVERS = [
     "test_server_gunicorn.py",
     "test_server_waitress.py",
+    "test_server_waitress_sigterm.py",
     "test_server_uwsgi.py",
+    "test_server_uwsgi_sigterm.py",
+    "test_lockout_shared.py",
 ]
 #: The tests in core files that start gunicorn, waitress or uWSGI, next
 #: to the same test on Werkzeug's server (which core cells do run):
