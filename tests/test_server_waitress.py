@@ -7,6 +7,9 @@ exits 0.
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
+import threading
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,6 @@ from ._servers import APPS
 from ._servers import assert_hooks_once
 from ._servers import count
 from ._servers import post_shutdown
-from ._servers import start_slow
 from ._servers import tool
 from ._servers import wait_for_lines
 from ._servers import wait_ready
@@ -27,6 +29,21 @@ from ._servers import wait_ready
 #: Bodies far larger than a socket buffer, so that the main loop still
 #: has bytes to send when the app is done with them.
 SIZE = 4_000_000
+
+
+def slow_get(url: str, sent: threading.Semaphore) -> str:
+    """``GET /slow`` whose request is on the wire before ``sent`` is
+    released: a shutdown requested after that is queued behind it.
+    """
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+
+    try:
+        conn.request("GET", f"/slow?s=1.0&size={SIZE}")
+        sent.release()
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("how", ["waitress-serve", "waitress.serve"])
@@ -49,11 +66,18 @@ def test_waitress(tmp_path: Path, how: str) -> None:
         wait_ready(proc, f"{url}/pid")
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=7) as pool:
-            # Three run in the 4 threads, three wait in the task queue.
-            slow = start_slow(pool, url, 6, seconds=1.0, size=SIZE)
-            wait_for_lines(hook_log, "slow-start", 3)
+            # Four run in the 4 threads, two wait in the task queue; the
+            # shutdown is requested once all six are on the wire, so that
+            # none of them arrives after it (and rightly gets a 503).
+            sent = threading.Semaphore(0)
+            slow = [pool.submit(slow_get, url, sent) for _ in range(6)]
+
+            for _ in range(6):
+                assert sent.acquire(timeout=30)
+
+            wait_for_lines(hook_log, "slow-start", 4)
             assert post_shutdown(url, client) == 202
-            bodies = [f.result().text for f in slow]
+            bodies = [f.result() for f in slow]
 
         assert bodies == ["slow done" + "." * SIZE] * 6
         assert proc.wait_exit(30) == 0
