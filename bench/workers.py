@@ -16,13 +16,13 @@ import concurrent.futures
 import contextlib
 import json
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import typing as t
 from pathlib import Path
+
+from tests._proc import Redis
 
 from .common import AUTH
 from .common import CONFIG_ENV
@@ -32,7 +32,6 @@ from .common import PID_HEADER
 from .common import pkg_version
 from .common import SECRET_KEY
 from .net import classify
-from .net import free_port
 from .net import wait_for_port
 from .net import wait_ready
 from .procs import alive
@@ -415,7 +414,7 @@ def fleet_token(run: Run, row: Row, per_trial_s: float) -> None:
     over three instances (two workers each): the shutdowns it started, with
     each instance on its own (``memory://``) or sharing one Redis.
     """
-    with RedisServer(run) as redis:
+    with redis_server(run) as redis:
         ways = (
             ("per-process", {"SHUTDOWN_STORAGE_URI": "memory://"}),
             ("shared", {"SHUTDOWN_STORAGE_URI": redis.uri}),
@@ -517,7 +516,7 @@ def post_with_redis(run: Run, row: Row, per_trial_s: float) -> None:
 
     from .overhead import alternate
 
-    with RedisServer(run) as redis:
+    with redis_server(run) as redis:
         apps = []
 
         for uri in ("memory://", redis.uri):
@@ -567,52 +566,18 @@ def post_with_redis(run: Run, row: Row, per_trial_s: float) -> None:
 # -- a redis-server of the run's own ------------------------------------------------
 
 
-class RedisServer:
-    """A ``redis-server`` on a loopback port of its own, without
+@contextlib.contextmanager
+def redis_server(run: Run) -> cabc.Iterator[Redis]:
+    """The tests' ``redis-server`` on a loopback port of its own, without
     persistence, for the length of a ``with`` block.
     """
+    redis = Redis(Path(tempfile.mkdtemp(dir=run.tmp)))
+    redis.start()
 
-    def __init__(self, run: Run) -> None:
-        binary = shutil.which("redis-server")
-
-        if binary is None:
-            raise RuntimeError("redis-server is not installed.")
-
-        self.port = free_port()
-        self.uri = f"redis://{HOST}:{self.port}/0"
-        folder = Path(tempfile.mkdtemp(dir=run.tmp))
-        args = [binary, "--bind", HOST, "--port", str(self.port)]
-        args += ["--save", "", "--appendonly", "no", "--dir", str(folder)]
-        self.popen = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def __enter__(self) -> RedisServer:
-        for _ in range(500):
-            with contextlib.suppress(OSError):
-                with socket.create_connection((HOST, self.port), 0.1) as s:
-                    s.sendall(b"PING\r\n")
-
-                    if s.recv(16).startswith(b"+PONG"):
-                        return self
-
-            time.sleep(0.01)
-
-        self.__exit__()
-        raise RuntimeError(f"redis-server did not start on port {self.port}.")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-
-            try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
+    try:
+        yield redis
+    finally:
+        redis.stop()
 
 
 def redis_missing() -> str | None:

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import concurrent.futures
-import shutil
-import socket
-import subprocess
 import time
 import typing as t
 from pathlib import Path
@@ -25,62 +22,12 @@ from flask_shutdown.storage import RedisStore
 from flask_shutdown.storage import StoreUnavailable
 from flask_shutdown.tokens import TokenSigner
 
+from ._proc import free_port
+from ._proc import Redis
 from .conftest import PASSWORD
 from .conftest import SECRET_KEY
 from .conftest import TOKEN
 from .conftest import USER
-
-
-class Redis:
-    """A redis-server process on 127.0.0.1, without persistence."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        binary = shutil.which("redis-server")
-        assert binary is not None, (
-            "redis-server is not installed; the README's test command installs"
-            " it (scripts/bootstrap.sh test)."
-        )
-        self.binary = binary
-        self.dir = tmp_path
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def uri(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        args = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port)]
-        args += ["--save", "", "--appendonly", "no", "--dir", str(self.dir)]
-        self.proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-        for _ in range(500):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.1) as s:
-                    s.sendall(b"PING\r\n")
-
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.01)
-
-        raise AssertionError(f"redis-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -210,7 +157,7 @@ def test_redis_outage_fails_closed_and_recovers(
 
 
 def test_password_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
-    store = RedisStore(f"redis://:s3cret-pw@127.0.0.1:{_free_port()}/0", "x")
+    store = RedisStore(f"redis://:s3cret-pw@127.0.0.1:{free_port()}/0", "x")
 
     with pytest.raises(StoreUnavailable) as info:
         store.use_once("a", time.time() + 60)
